@@ -1,0 +1,42 @@
+#include "caps.h"
+
+#include <errno.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+
+int caps_drop(uint64_t keep, struct herr *e)
+{
+	cap_value_t last = (cap_value_t)cap_max_bits();
+	cap_t c;
+	int r;
+
+	/* The bounding set first: it needs CAP_SETPCAP, which goes away with the rest. Dropping it
+	 * is what keeps a setuid-root binary, or --uid 0's execve, from regaining anything. */
+	for (cap_value_t cap = 0; cap < last; cap++)
+		if (!(cap < 64 && (keep >> cap) & 1) && cap_drop_bound(cap) < 0 && errno != EINVAL)
+			return herr_set(e, errno, "cannot drop capability %d from the bounding set",
+					cap);
+	if (cap_reset_ambient() < 0 && errno != EINVAL)
+		return herr_set(e, errno, "cannot clear the ambient capabilities");
+	c = cap_init();
+	if (!c)
+		return herr_set(e, errno, "cap_init");
+	for (cap_value_t cap = 0; cap < last && cap < 64; cap++) {
+		if (!((keep >> cap) & 1))
+			continue;
+		cap_set_flag(c, CAP_PERMITTED, 1, &cap, CAP_SET);
+		cap_set_flag(c, CAP_EFFECTIVE, 1, &cap, CAP_SET);
+		cap_set_flag(c, CAP_INHERITABLE, 1, &cap, CAP_SET);
+	}
+	r = cap_set_proc(c);
+	cap_free(c);
+	if (r < 0)
+		return herr_set(e, errno, "cannot drop capabilities");
+	for (cap_value_t cap = 0; cap < last && cap < 64; cap++)
+		if ((keep >> cap) & 1 && cap_set_ambient(cap, CAP_SET) < 0)
+			return herr_set(e, errno, "cannot keep capability %s", cap_to_name(cap));
+	/* No setuid bit or file capability can grant anything after this. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return herr_set(e, errno, "cannot set no_new_privs");
+	return 0;
+}

@@ -1,0 +1,73 @@
+#include "command.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "init.h"
+#include "terminal.h"
+
+extern char **environ;
+
+/* Only 0, 1, 2 and the --pass-fd ones survive execve; the caller may have leaked anything. */
+static int keep_fds(const struct plan *p, struct herr *e)
+{
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		return herr_set(e, errno, "close_range");
+	for (size_t i = 0; i < p->n_pass_fds; i++)
+		if (fcntl(p->pass_fds[i], F_SETFD, 0) < 0)
+			return herr_set(e, errno, "--pass-fd %d", p->pass_fds[i]);
+	return 0;
+}
+
+/* --chdir, else the caller's directory when the sandbox shows it, else $HOME, else /. */
+static int enter_workdir(const struct sandbox *sb, struct herr *e)
+{
+	if (sb->plan->chdir) {
+		if (chdir(sb->plan->chdir) < 0) {
+			herr_set(e, errno, "--chdir %s", sb->plan->chdir);
+			return herr_hint(e, "the directory must exist inside the sandbox (bind it)");
+		}
+		return 0;
+	}
+	if ((sb->cwd && chdir(sb->cwd) == 0) || chdir(sb->ids.home) == 0 || chdir("/") == 0)
+		return 0;
+	return herr_set(e, errno, "cannot enter any working directory");
+}
+
+static int prepare(const struct sandbox *sb, int master, struct herr *e)
+{
+	if (terminal_attach(&sb->tty, master, e) < 0 || keep_fds(sb->plan, e) < 0 ||
+	    enter_workdir(sb, e) < 0)
+		return -1;
+	init_reset_signals();
+	return caps_drop(sb->plan->caps_keep, e);
+}
+
+void command_exec(const struct sandbox *sb, int master)
+{
+	struct herr e = {0};
+	const char *cmd = sb->plan->argv[0];
+
+	if (prepare(sb, master, &e) < 0) {
+		herr_report(&e);
+		_exit(EXIT_SETUP);
+	}
+	/* execvp searches the PATH of `environ`, so it must be the sandbox's environment. */
+	environ = sb->envp;
+	execvp(cmd, sb->plan->argv);
+	if (errno == ENOENT || errno == ENOTDIR) {
+		herr_set(&e, 0, "%s: %s", cmd,
+			 strchr(cmd, '/') ? "no such file inside the sandbox" : "command not found");
+		herr_hint(&e, "the sandbox shows the host's /usr and /etc; bind what else it needs");
+		herr_report(&e);
+		_exit(EXIT_NOT_FOUND);
+	}
+	herr_set(&e, errno, "%s: cannot execute", cmd);
+	herr_report(&e);
+	_exit(EXIT_CANNOT_EXEC);
+}

@@ -1,0 +1,80 @@
+#include "monitor.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "init.h"
+#include "util.h"
+
+void monitor_block_signals(sigset_t *old)
+{
+	sigset_t set;
+
+	init_forwarded_signals(&set);
+	sigprocmask(SIG_BLOCK, &set, old);
+}
+
+static int status_of(const siginfo_t *si)
+{
+	if (si->si_code == CLD_EXITED)
+		return si->si_status;
+	return 128 + si->si_status; /* the init itself was killed (e.g. SIGKILL from outside) */
+}
+
+static void forward(struct sandbox *sb, const struct relay *r, int sig)
+{
+	/* With a pty the window size goes to the pty, and the kernel tells the foreground job. */
+	if (sig == SIGWINCH && r && r->master >= 0) {
+		relay_resize(r);
+		return;
+	}
+	syscall(SYS_pidfd_send_signal, sb->pidfd, sig, NULL, 0);
+}
+
+int monitor_wait(struct sandbox *sb, int master, struct herr *e)
+{
+	struct relay relay, *r = NULL;
+	_cleanup_close_ int sfd = -1;
+	sigset_t set;
+	siginfo_t si = {0};
+
+	init_forwarded_signals(&set);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		return herr_set(e, errno, "signalfd");
+	if (master >= 0) {
+		if (relay_start(&relay, &sb->tty, master, e) < 0) {
+			close(master);
+			return -1;
+		}
+		r = &relay;
+	}
+	for (;;) {
+		struct pollfd fds[4] = {
+			{.fd = sb->pidfd, .events = POLLIN},
+			{.fd = sfd, .events = POLLIN},
+			{.fd = r && r->len == 0 ? r->in : -1, .events = POLLIN},
+			{.fd = r ? r->master : -1, .events = POLLIN | (r && r->len ? POLLOUT : 0)},
+		};
+		struct signalfd_siginfo ssi;
+
+		if (poll(fds, 4, -1) < 0 && errno != EINTR)
+			break;
+		if (fds[0].revents)
+			break;
+		while (read(sfd, &ssi, sizeof(ssi)) == sizeof(ssi))
+			forward(sb, r, (int)ssi.ssi_signo);
+		if (r)
+			relay_step(r, fds[2].revents, fds[3].revents);
+	}
+	if (r)
+		relay_finish(r);
+	while (waitid(P_PIDFD, (id_t)sb->pidfd, &si, WEXITED) < 0)
+		if (errno != EINTR)
+			return herr_set(e, errno, "waiting for the sandbox");
+	return status_of(&si);
+}

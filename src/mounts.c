@@ -1,0 +1,388 @@
+#include "mounts.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "path.h"
+#include "util.h"
+
+/* Where the new root is assembled before pivot_root. Covering /tmp is harmless: this is our own
+ * mount namespace, and every bind source was opened before the cover went on. */
+#define STAGING "/tmp"
+#define TMP_SIZE "1G" /* the default /tmp is size-limited */
+
+struct root {
+	int fd; /* the new root, an O_PATH fd */
+	const struct plan *p;
+	const struct ids *ids;
+	struct herr *e;
+};
+
+static const char *kind_option(enum mount_kind k)
+{
+	return k == MOUNT_BIND ? "--bind" : k == MOUNT_RO_BIND ? "--ro-bind" : "--tmpfs";
+}
+
+/* A detached copy of a host subtree; `attrs` (MOUNT_ATTR_*) are added recursively. */
+static int clone_tree(int dirfd, const char *path, bool recursive, unsigned long long attrs)
+{
+	struct mount_attr attr = {.attr_set = attrs};
+	unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0) |
+			 (path[0] ? 0 : AT_EMPTY_PATH);
+	_cleanup_close_ int fd = open_tree(dirfd, path, flags);
+
+	if (fd < 0)
+		return -errno;
+	/* Adding flags is always allowed; flags locked by the parent namespace (nosuid, nodev,
+	 * noexec, ro) stay set whatever we ask. */
+	if (attrs && mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr,
+				   sizeof(attr)) < 0)
+		return -errno;
+	return take_fd(&fd);
+}
+
+/* A new, detached filesystem instance: options are "key=value" or a bare "flag". */
+static int new_fs(const char *type, const char *const *opts, unsigned attrs)
+{
+	_cleanup_close_ int fs = fsopen(type, FSOPEN_CLOEXEC);
+	int mnt;
+
+	if (fs < 0)
+		return -errno;
+	for (; opts && *opts; opts++) {
+		const char *eq = strchr(*opts, '=');
+		char key[64];
+		int r;
+
+		if (eq) {
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - *opts), *opts);
+			r = fsconfig(fs, FSCONFIG_SET_STRING, key, eq + 1, 0);
+		} else {
+			r = fsconfig(fs, FSCONFIG_SET_FLAG, *opts, NULL, 0);
+		}
+		if (r < 0)
+			return -errno;
+	}
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return -errno;
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+	return mnt < 0 ? -errno : mnt;
+}
+
+/* Attach the detached mount `mnt` at `dst` inside the new root (resolved without leaving it). */
+static int attach(struct root *r, int mnt, const char *dst, enum path_kind kind)
+{
+	_cleanup_close_ int at = path_make(r->fd, dst, kind);
+
+	if (at < 0)
+		return at;
+	if (move_mount(mnt, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return -errno;
+	return 0;
+}
+
+static bool is_dir_fd(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int bind_host(struct root *r, const char *src, const char *dst, unsigned long long attrs)
+{
+	_cleanup_close_ int mnt = clone_tree(AT_FDCWD, src, true, attrs);
+
+	if (mnt < 0)
+		return mnt;
+	return attach(r, mnt, dst, is_dir_fd(mnt) ? PATH_DIR : PATH_FILE);
+}
+
+static int tmpfs_at(struct root *r, const char *dst, const char *mode, const char *size,
+		    unsigned attrs)
+{
+	char mode_opt[32], size_opt[48];
+	const char *opts[3] = {mode_opt, size ? size_opt : NULL, NULL};
+	_cleanup_close_ int mnt = -1;
+
+	snprintf(mode_opt, sizeof(mode_opt), "mode=%s", mode);
+	snprintf(size_opt, sizeof(size_opt), "size=%s", size ? size : "");
+	mnt = new_fs("tmpfs", opts, attrs | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	if (mnt < 0)
+		return mnt;
+	return attach(r, mnt, dst, PATH_DIR);
+}
+
+/* /bin, /lib... are symlinks into /usr on merged-/usr systems: copy the link; else bind. */
+static int usr_link_or_bind(struct root *r, const char *name)
+{
+	char host[32], target[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	snprintf(host, sizeof(host), "/%s", name);
+	if (lstat(host, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (S_ISLNK(st.st_mode)) {
+		n = readlink(host, target, sizeof(target) - 1);
+		if (n < 0)
+			return -errno;
+		target[n] = 0;
+		return symlinkat(target, r->fd, name) < 0 ? -errno : 0;
+	}
+	return bind_host(r, host, host, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+}
+
+static int system_dirs(struct root *r)
+{
+	static const char *const links[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32"};
+	const unsigned long long ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+	int err;
+
+	if ((err = bind_host(r, "/usr", "/usr", ro)) < 0)
+		return herr_set(r->e, -err, "cannot bind /usr read-only");
+	for (size_t i = 0; i < ARRAY_SIZE(links); i++)
+		if ((err = usr_link_or_bind(r, links[i])) < 0)
+			return herr_set(r->e, -err, "cannot set up /%s", links[i]);
+	if ((err = bind_host(r, "/etc", "/etc", ro)) < 0)
+		return herr_set(r->e, -err, "cannot bind /etc read-only");
+	return 0;
+}
+
+/* Kernel interfaces that a sandbox has no business reading or writing (Docker's list). */
+static const char *const proc_masked[] = {
+	"/proc/kcore",	 "/proc/keys",	    "/proc/latency_stats", "/proc/timer_list",
+	"/proc/timer_stats", "/proc/sched_debug", "/proc/acpi",	   "/proc/asound",
+	"/proc/scsi",	 "/proc/kallsyms",  "/proc/kpagecount",    "/proc/kpageflags",
+};
+static const char *const proc_readonly[] = {
+	"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs",
+};
+
+static int mask(struct root *r, const char *path)
+{
+	_cleanup_close_ int at = path_open(r->fd, path, O_PATH | O_NOFOLLOW);
+	_cleanup_close_ int mnt = -1;
+
+	if (at < 0)
+		return at == -ENOENT ? 0 : at;
+	if (is_dir_fd(at))
+		mnt = new_fs("tmpfs", (const char *const[]){"size=0", NULL},
+			     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+				     MOUNT_ATTR_NOEXEC);
+	else
+		mnt = clone_tree(AT_FDCWD, "/dev/null", false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+	if (mnt < 0)
+		return mnt;
+	return move_mount(mnt, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0
+		       ? -errno
+		       : 0;
+}
+
+static int make_readonly(struct root *r, const char *path)
+{
+	_cleanup_close_ int at = path_open(r->fd, path, O_PATH | O_NOFOLLOW);
+	_cleanup_close_ int mnt = -1;
+
+	if (at < 0)
+		return at == -ENOENT ? 0 : at;
+	mnt = clone_tree(at, "", true, MOUNT_ATTR_RDONLY);
+	if (mnt < 0)
+		return mnt;
+	return move_mount(mnt, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0
+		       ? -errno
+		       : 0;
+}
+
+/* A fresh /proc for the new pid namespace. The kernel allows it in a user namespace only while a
+ * fully visible proc exists in this mount namespace (the host's, not yet detached): mount first,
+ * mask after. */
+static int proc_fs(struct root *r)
+{
+	_cleanup_close_ int mnt = new_fs("proc", NULL,
+					 MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	int err;
+
+	if (mnt < 0 || (err = attach(r, mnt, "/proc", PATH_DIR)) < 0) {
+		herr_set(r->e, mnt < 0 ? -mnt : -err, "cannot mount a new /proc");
+		return herr_hint(r->e, "the kernel refuses a new proc when the host's /proc is "
+				       "partly covered (as inside some containers)");
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(proc_masked); i++)
+		if ((err = mask(r, proc_masked[i])) < 0)
+			return herr_set(r->e, -err, "cannot mask %s", proc_masked[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(proc_readonly); i++)
+		if ((err = make_readonly(r, proc_readonly[i])) < 0)
+			return herr_set(r->e, -err, "cannot make %s read-only", proc_readonly[i]);
+	return 0;
+}
+
+/* A minimal /dev: the harmless character devices bound from the host, a private devpts (so the
+ * host's ptys stay invisible) and a private /dev/shm. */
+static int dev_fs(struct root *r)
+{
+	static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+	static const char *const links[][2] = {
+		{"ptmx", "pts/ptmx"},	     {"fd", "/proc/self/fd"},
+		{"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
+		{"stderr", "/proc/self/fd/2"},
+	};
+	_cleanup_close_ int pts = -1, dev = -1;
+	int err;
+
+	if ((err = tmpfs_at(r, "/dev", "0755", "64k", MOUNT_ATTR_NOEXEC)) < 0)
+		return herr_set(r->e, -err, "cannot mount /dev");
+	for (size_t i = 0; i < ARRAY_SIZE(nodes); i++) {
+		char host[32];
+		_cleanup_close_ int mnt = -1;
+
+		snprintf(host, sizeof(host), "/dev/%s", nodes[i]);
+		mnt = clone_tree(AT_FDCWD, host, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+		if (mnt == -ENOENT && strcmp(nodes[i], "null") != 0)
+			continue;
+		if (mnt < 0 || (err = attach(r, mnt, host, PATH_FILE)) < 0)
+			return herr_set(r->e, mnt < 0 ? -mnt : -err, "cannot bind %s", host);
+	}
+	pts = new_fs("devpts", (const char *const[]){"newinstance", "ptmxmode=0666", "mode=0620", NULL},
+		     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+	if (pts < 0 || (err = attach(r, pts, "/dev/pts", PATH_DIR)) < 0)
+		return herr_set(r->e, pts < 0 ? -pts : -err, "cannot mount a new devpts at /dev/pts");
+	dev = path_open(r->fd, "/dev", O_PATH | O_DIRECTORY);
+	if (dev < 0)
+		return herr_set(r->e, -dev, "cannot open /dev");
+	for (size_t i = 0; i < ARRAY_SIZE(links); i++)
+		if (symlinkat(links[i][1], dev, links[i][0]) < 0)
+			return herr_set(r->e, errno, "cannot create /dev/%s", links[i][0]);
+	if ((err = tmpfs_at(r, "/dev/shm", "1777", NULL, MOUNT_ATTR_NOEXEC)) < 0)
+		return herr_set(r->e, -err, "cannot mount /dev/shm");
+	return 0;
+}
+
+static int scratch_dirs(struct root *r)
+{
+	int err;
+
+	if ((err = tmpfs_at(r, "/tmp", "1777", TMP_SIZE, 0)) < 0)
+		return herr_set(r->e, -err, "cannot mount /tmp");
+	if (strcmp(r->ids->home, "/") != 0 &&
+	    (err = tmpfs_at(r, r->ids->home, "0700", NULL, 0)) < 0)
+		return herr_set(r->e, -err, "cannot mount an empty home at %s", r->ids->home);
+	return 0;
+}
+
+/* Open every bind source while the host's tree is still whole (before STAGING is covered). */
+static int open_sources(struct root *r, int *fds)
+{
+	for (size_t i = 0; i < r->p->n_mounts; i++) {
+		const struct mount_req *m = &r->p->mounts[i];
+		unsigned long long attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+
+		fds[i] = -1;
+		if (m->kind == MOUNT_TMPFS)
+			continue;
+		if (m->kind == MOUNT_RO_BIND)
+			attrs |= MOUNT_ATTR_RDONLY;
+		fds[i] = clone_tree(AT_FDCWD, m->src, true, attrs);
+		if (fds[i] < 0) {
+			int err = -fds[i];
+			fds[i] = -1;
+			herr_set(r->e, err, "%s %s:%s", kind_option(m->kind), m->src, m->dst);
+			return herr_hint(r->e, err == ENOENT ? "check the source path"
+							      : "check that you may read the source");
+		}
+	}
+	return 0;
+}
+
+static int user_mounts(struct root *r, const int *fds)
+{
+	for (size_t i = 0; i < r->p->n_mounts; i++) {
+		const struct mount_req *m = &r->p->mounts[i];
+		char size[32];
+		int err;
+
+		if (m->kind == MOUNT_TMPFS) {
+			snprintf(size, sizeof(size), "%llu", (unsigned long long)m->size);
+			err = tmpfs_at(r, m->dst, "0755", m->size ? size : NULL, 0);
+		} else {
+			err = attach(r, fds[i], m->dst, is_dir_fd(fds[i]) ? PATH_DIR : PATH_FILE);
+		}
+		if (err < 0) {
+			herr_set(r->e, -err, "%s %s%s%s: cannot mount at %s", kind_option(m->kind),
+				 m->src ? m->src : "", m->src ? ":" : "", m->dst, m->dst);
+			return herr_hint(r->e, "the destination's parent must be writable or exist "
+					       "(it cannot be created under a read-only bind)");
+		}
+		hutch_say(r->p->verbose, "mounted %s %s at %s", kind_option(m->kind),
+			  m->src ? m->src : "", m->dst);
+	}
+	return 0;
+}
+
+static int staging_root(struct root *r)
+{
+	char opts[64];
+
+	/* The root belongs to root inside when that id is mapped, as on any system. */
+	snprintf(opts, sizeof(opts), "mode=0755%s%s",
+		 r->ids->subids || r->ids->uid == 0 ? ",uid=0" : "",
+		 r->ids->subids || r->ids->gid == 0 ? ",gid=0" : "");
+	if (mount("tmpfs", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+		return herr_set(r->e, errno, "cannot mount the new root (tmpfs on %s)", STAGING);
+	r->fd = open(STAGING, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (r->fd < 0)
+		return herr_set(r->e, errno, "cannot open the new root");
+	return 0;
+}
+
+/* pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the new. A
+ * chroot would not do: a process in a chroot may not create user namespaces. */
+static int enter_root(struct root *r)
+{
+	struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+
+	if (fchdir(r->fd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
+		return herr_set(r->e, errno, "pivot_root into the new root");
+	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		return herr_set(r->e, errno, "cannot detach the host's root");
+	/* Only the root tmpfs itself: /tmp, $HOME, /dev/shm and rw binds stay writable. */
+	if (mount_setattr(AT_FDCWD, "/", 0, &ro, sizeof(ro)) < 0)
+		return herr_set(r->e, errno, "cannot make the new root read-only");
+	return 0;
+}
+
+int mounts_build_root(const struct plan *p, const struct ids *ids, struct herr *e)
+{
+	struct root r = {.fd = -1, .p = p, .ids = ids, .e = e};
+	int *fds = xcalloc(p->n_mounts, sizeof(int));
+	int ret = -1;
+
+	for (size_t i = 0; i < p->n_mounts; i++)
+		fds[i] = -1;
+	/* Nothing we mount may propagate back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		herr_set(e, errno, "cannot make the mount namespace private");
+		goto out;
+	}
+	if (open_sources(&r, fds) < 0 || staging_root(&r) < 0 || system_dirs(&r) < 0 ||
+	    proc_fs(&r) < 0 || dev_fs(&r) < 0 || scratch_dirs(&r) < 0 || user_mounts(&r, fds) < 0 ||
+	    enter_root(&r) < 0)
+		goto out;
+	hutch_say(p->verbose, "root: tmpfs with /usr and /etc read-only, new /proc, /dev, /tmp, %s",
+		  ids->home);
+	ret = 0;
+out:
+	for (size_t i = 0; i < p->n_mounts; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+	if (r.fd >= 0)
+		close(r.fd);
+	return ret;
+}

@@ -1,0 +1,380 @@
+#include "options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+
+#include "util.h"
+
+struct option_def {
+	const char *name;     /* long name without dashes */
+	char short_name;      /* 0: none */
+	const char *arg;      /* argument placeholder for --help; NULL: a flag */
+	const char *help;
+	int (*set)(struct plan *p, const char *opt, const char *arg, struct herr *e);
+};
+
+static int parse_id(const char *opt, const char *arg, unsigned *out, struct herr *e)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	/* (uid_t)-1 means "no change" to the kernel, so it can never be a real id */
+	if (errno || end == arg || *end || arg[0] == '-' || v >= UINT_MAX)
+		return herr_set(e, 0, "--%s '%s': not a valid id; give a number such as 0 or 1000",
+				opt, arg);
+	*out = (unsigned)v;
+	return 0;
+}
+
+int parse_size(const char *s, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v, mult = 1;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case 0:
+		break;
+	case 'K':
+		mult = 1ULL << 10;
+		break;
+	case 'M':
+		mult = 1ULL << 20;
+		break;
+	case 'G':
+		mult = 1ULL << 30;
+		break;
+	case 'T':
+		mult = 1ULL << 40;
+		break;
+	default:
+		return -1;
+	}
+	if (*end && end[1] && !(toupper((unsigned char)end[1]) == 'B' && !end[2]) &&
+	    !(toupper((unsigned char)end[1]) == 'I' && toupper((unsigned char)end[2]) == 'B' &&
+	      !end[3]))
+		return -1;
+	if (v > ULLONG_MAX / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+static int need_absolute(const char *opt, const char *arg, const char *path, struct herr *e)
+{
+	if (path[0] != '/')
+		return herr_set(e, 0, "--%s '%s': '%s' must be an absolute path inside the sandbox",
+				opt, arg, path);
+	return 0;
+}
+
+static int set_uid(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	p->has_uid = true;
+	return parse_id(opt, arg, &p->uid, e);
+}
+
+static int set_gid(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	p->has_gid = true;
+	return parse_id(opt, arg, &p->gid, e);
+}
+
+static int set_share_net(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	p->share_net = true;
+	return 0;
+}
+
+static int set_hostname(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	if (arg[0] == 0 || strlen(arg) > 64)
+		return herr_set(e, 0, "--%s '%s': a hostname has 1 to 64 characters", opt, arg);
+	free(p->hostname);
+	p->hostname = xstrdup(arg);
+	return 0;
+}
+
+static int add_bind(struct plan *p, enum mount_kind kind, const char *opt, const char *arg,
+		    struct herr *e)
+{
+	_cleanup_free_ char *src = xstrdup(arg);
+	char *colon = strchr(src, ':');
+	const char *dst = src;
+
+	if (colon) {
+		*colon = 0;
+		dst = colon + 1;
+	}
+	if (src[0] == 0 || dst[0] == 0)
+		return herr_set(e, 0, "--%s '%s': expected SRC or SRC:DST", opt, arg);
+	if (!colon && src[0] != '/')
+		return herr_set(e, 0, "--%s '%s': a relative source needs a destination (SRC:DST)",
+				opt, arg);
+	if (need_absolute(opt, arg, dst, e) < 0)
+		return -1;
+	plan_add_mount(p, kind, src, dst, 0);
+	return 0;
+}
+
+static int set_bind(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	return add_bind(p, MOUNT_BIND, opt, arg, e);
+}
+
+static int set_ro_bind(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	return add_bind(p, MOUNT_RO_BIND, opt, arg, e);
+}
+
+static int set_tmpfs(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	_cleanup_free_ char *dst = xstrdup(arg);
+	char *colon = strchr(dst, ':');
+	unsigned long long size = 0;
+
+	if (colon) {
+		*colon = 0;
+		if (parse_size(colon + 1, &size) < 0 || size == 0)
+			return herr_set(e, 0,
+					"--%s '%s': size '%s' is not a size; write it like 64M or 1G",
+					opt, arg, colon + 1);
+	}
+	if (need_absolute(opt, arg, dst, e) < 0)
+		return -1;
+	plan_add_mount(p, MOUNT_TMPFS, NULL, dst, size);
+	return 0;
+}
+
+static int set_chdir(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	if (need_absolute(opt, arg, arg, e) < 0)
+		return -1;
+	free(p->chdir);
+	p->chdir = xstrdup(arg);
+	return 0;
+}
+
+static int set_setenv(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	_cleanup_free_ char *name = xstrdup(arg);
+	char *eq = strchr(name, '=');
+
+	if (!eq || eq == name)
+		return herr_set(e, 0, "--%s '%s': expected VAR=VALUE", opt, arg);
+	*eq = 0;
+	plan_add_env(p, name, eq + 1);
+	return 0;
+}
+
+static int set_unsetenv(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	if (arg[0] == 0 || strchr(arg, '='))
+		return herr_set(e, 0, "--%s '%s': expected a variable name", opt, arg);
+	plan_add_env(p, arg, NULL);
+	return 0;
+}
+
+static int set_keep_env(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	p->keep_env = true;
+	return 0;
+}
+
+static int set_pass_fd(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	unsigned fd;
+
+	if (parse_id(opt, arg, &fd, e) < 0 || fd > INT_MAX)
+		return herr_set(e, 0, "--%s '%s': expected a file descriptor number", opt, arg);
+	plan_add_pass_fd(p, (int)fd);
+	return 0;
+}
+
+static int set_cap_add(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	_cleanup_free_ char *name = NULL;
+	cap_value_t cap;
+
+	/* accept CAP_NET_ADMIN, cap_net_admin and net_admin */
+	name = strncasecmp(arg, "cap_", 4) == 0 ? xstrdup(arg) : xasprintf("cap_%s", arg);
+	for (char *c = name; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	if (cap_from_name(name, &cap) < 0 || cap < 0 || cap > 63)
+		return herr_set(e, 0, "--%s '%s': unknown capability; see capabilities(7) for names",
+				opt, arg);
+	p->caps_keep |= 1ULL << cap;
+	return 0;
+}
+
+static int set_verbose(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	p->verbose++;
+	return 0;
+}
+
+static const struct option_def run_options[] = {
+	{"uid", 0, "N", "uid inside the sandbox (default: your own); your uid maps to it", set_uid},
+	{"gid", 0, "N", "gid inside the sandbox (default: your own); your gid maps to it", set_gid},
+	{"share-net", 0, NULL, "keep the host network instead of a private loopback-only one",
+	 set_share_net},
+	{"hostname", 0, "NAME", "hostname inside (default: hutch)", set_hostname},
+	{"bind", 0, "SRC[:DST]", "bind host SRC read-write at DST (default: the same path)",
+	 set_bind},
+	{"ro-bind", 0, "SRC[:DST]", "bind host SRC read-only at DST", set_ro_bind},
+	{"tmpfs", 0, "DST[:SIZE]", "mount a fresh tmpfs at DST, optionally limited to SIZE",
+	 set_tmpfs},
+	{"chdir", 0, "DIR", "working directory inside (default: yours if visible, else $HOME)",
+	 set_chdir},
+	{"setenv", 0, "VAR=VALUE", "set an environment variable inside", set_setenv},
+	{"unsetenv", 0, "VAR", "remove an environment variable inside", set_unsetenv},
+	{"keep-env", 0, NULL, "keep your whole environment instead of the safe set", set_keep_env},
+	{"pass-fd", 0, "N", "let file descriptor N through to the command", set_pass_fd},
+	{"cap-add", 0, "CAP", "keep capability CAP, inside the user namespace only", set_cap_add},
+	{"verbose", 'v', NULL, "say what each setup step did", set_verbose},
+	{"help", 'h', NULL, "show this help", NULL},
+};
+
+/* Levenshtein distance, to suggest the option the user probably meant. */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
+
+	if (lb >= ARRAY_SIZE(prev))
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, sizeof(cur));
+	}
+	return prev[lb];
+}
+
+static int unknown_option(const char *given, struct herr *e)
+{
+	const char *best = NULL;
+	size_t best_d = 3; /* only suggest close matches */
+
+	for (size_t i = 0; i < ARRAY_SIZE(run_options); i++) {
+		size_t d = distance(given, run_options[i].name);
+		if (d < best_d) {
+			best_d = d;
+			best = run_options[i].name;
+		}
+	}
+	if (best)
+		return herr_set(e, 0, "unknown option '--%s' (did you mean '--%s'?)", given, best);
+	herr_set(e, 0, "unknown option '--%s'", given);
+	return herr_hint(e, "see 'hutch run --help'");
+}
+
+static const struct option_def *find_long(const char *name, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(run_options); i++)
+		if (strlen(run_options[i].name) == len && strncmp(run_options[i].name, name, len) == 0)
+			return &run_options[i];
+	return NULL;
+}
+
+static const struct option_def *find_short(char c)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(run_options); i++)
+		if (run_options[i].short_name == c)
+			return &run_options[i];
+	return NULL;
+}
+
+enum parse_result options_parse_run(struct plan *p, int argc, char **argv, int *cmd_index,
+				    struct herr *e)
+{
+	int i = 0;
+
+	while (i < argc) {
+		const char *a = argv[i], *value = NULL, *eq;
+		const struct option_def *o;
+
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (a[0] != '-' || a[1] == 0)
+			break; /* the command starts here */
+		if (a[1] == '-') {
+			eq = strchr(a + 2, '=');
+			o = find_long(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
+			if (!o) {
+				_cleanup_free_ char *name = xstrdup(a + 2);
+				if (eq)
+					name[eq - a - 2] = 0;
+				unknown_option(name, e);
+				return PARSE_ERROR;
+			}
+			if (eq)
+				value = eq + 1;
+		} else {
+			o = a[2] == 0 ? find_short(a[1]) : NULL;
+			if (!o) {
+				herr_set(e, 0, "unknown option '%s'", a);
+				herr_hint(e, "see 'hutch run --help'");
+				return PARSE_ERROR;
+			}
+		}
+		i++;
+		if (!o->set)
+			return PARSE_HELP;
+		if (o->arg && !value) {
+			if (i >= argc) {
+				herr_set(e, 0, "option '--%s' needs an argument %s", o->name, o->arg);
+				return PARSE_ERROR;
+			}
+			value = argv[i++];
+		} else if (!o->arg && value) {
+			herr_set(e, 0, "option '--%s' takes no argument", o->name);
+			return PARSE_ERROR;
+		}
+		if (o->set(p, o->name, value, e) < 0)
+			return PARSE_ERROR;
+	}
+	if (i >= argc) {
+		herr_set(e, 0, "no command given");
+		herr_hint(e, "usage: hutch run [OPTIONS] [--] COMMAND [ARG...]");
+		return PARSE_ERROR;
+	}
+	*cmd_index = i;
+	return PARSE_OK;
+}
+
+void options_print_help(FILE *out)
+{
+	fputs("Usage: hutch run [OPTIONS] [--] COMMAND [ARG...]\n\n"
+	      "Run COMMAND in a rootless sandbox: its own user, pid, mount, ipc, uts, net, cgroup\n"
+	      "and time namespaces, a private root with the host's /usr and /etc read-only, no\n"
+	      "capabilities. See hutch(1).\n\nOptions:\n",
+	      out);
+	for (size_t i = 0; i < ARRAY_SIZE(run_options); i++) {
+		const struct option_def *o = &run_options[i];
+		char left[64];
+
+		snprintf(left, sizeof(left), "%s%c%s--%s%s%s", o->short_name ? "-" : "",
+			 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ", o->name,
+			 o->arg ? " " : "", o->arg ? o->arg : "");
+		fprintf(out, "  %-26s %s\n", o->short_name ? left : left + 1, o->help);
+	}
+}

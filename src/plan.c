@@ -1,0 +1,58 @@
+#include "plan.h"
+
+#include <string.h>
+
+#include "util.h"
+
+void plan_init(struct plan *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->hostname = xstrdup("hutch");
+}
+
+void plan_free(struct plan *p)
+{
+	for (size_t i = 0; i < p->n_mounts; i++) {
+		free(p->mounts[i].src);
+		free(p->mounts[i].dst);
+	}
+	for (size_t i = 0; i < p->n_env; i++) {
+		free(p->env[i].name);
+		free(p->env[i].value);
+	}
+	free(p->mounts);
+	free(p->env);
+	free(p->pass_fds);
+	free(p->hostname);
+	free(p->chdir);
+	memset(p, 0, sizeof(*p));
+}
+
+void plan_add_mount(struct plan *p, enum mount_kind kind, const char *src, const char *dst,
+		    uint64_t size)
+{
+	struct mount_req *m;
+
+	p->mounts = xreallocarray(p->mounts, p->n_mounts + 1, sizeof(*p->mounts));
+	m = &p->mounts[p->n_mounts++];
+	m->kind = kind;
+	m->src = src ? xstrdup(src) : NULL;
+	m->dst = xstrdup(dst);
+	m->size = size;
+}
+
+void plan_add_env(struct plan *p, const char *name, const char *value)
+{
+	struct env_req *r;
+
+	p->env = xreallocarray(p->env, p->n_env + 1, sizeof(*p->env));
+	r = &p->env[p->n_env++];
+	r->name = xstrdup(name);
+	r->value = value ? xstrdup(value) : NULL;
+}
+
+void plan_add_pass_fd(struct plan *p, int fd)
+{
+	p->pass_fds = xreallocarray(p->pass_fds, p->n_pass_fds + 1, sizeof(*p->pass_fds));
+	p->pass_fds[p->n_pass_fds++] = fd;
+}

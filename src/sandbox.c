@@ -1,0 +1,230 @@
+/*
+ * The life of one sandbox, in the order the kernel needs it.
+ *
+ *   monitor (outside)                     init (pid 1 inside)              command (pid 2)
+ *   -----------------                     -------------------              ---------------
+ *   decide id maps, env, terminal
+ *   clone3(every namespace) ------------> wait for the id maps
+ *   newuidmap + newgidmap, then GO -----> private root, pivot_root
+ *                                         hostname, loopback up
+ *                                         time namespace for the command
+ *                                         pty (if stdin is a terminal)
+ *   relay, forward signals <------ READY  fork ------------------------->  session/pty, fds, cwd,
+ *                                         reap, forward signals            caps, no_new_privs, exec
+ *   exit with the init's status <-------- exit with the command's status
+ */
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "command.h"
+#include "env.h"
+#include "init.h"
+#include "monitor.h"
+#include "mounts.h"
+#include "net.h"
+#include "util.h"
+
+/* ---- inside: the init ---- */
+
+static int await_maps(const struct sandbox *sb, struct herr *e)
+{
+	struct msg m;
+
+	/* EOF here means the monitor died before our parent-death signal was armed. */
+	if (channel_recv(sb->sock[1], &m, NULL) != 0 || m.type != MSG_GO)
+		_exit(EXIT_SETUP);
+	return 0;
+}
+
+static int set_hostname(const struct plan *p, struct herr *e)
+{
+	if (sethostname(p->hostname, strlen(p->hostname)) < 0)
+		return herr_set(e, errno, "--hostname %s", p->hostname);
+	return 0;
+}
+
+static int network(const struct plan *p, struct herr *e)
+{
+	return p->share_net ? 0 : net_loopback_up(e);
+}
+
+/* A time namespace can only be entered by children (unshare affects what we fork next), and
+ * clone's flags have no room for it: so the init unshares it for the command. */
+static int time_namespace(struct herr *e)
+{
+	if (unshare(CLONE_NEWTIME) < 0 && errno != EINVAL)
+		return herr_set(e, errno, "cannot create a time namespace");
+	return 0;
+}
+
+static int open_terminal(const struct sandbox *sb, int *master, struct herr *e)
+{
+	*master = sb->tty.use_pty ? terminal_open_pty(&sb->tty, e) : -1;
+	return sb->tty.use_pty && *master < 0 ? -1 : 0;
+}
+
+static int start_command(const struct sandbox *sb, int master, pid_t *pid, struct herr *e)
+{
+	if (channel_send(sb->sock[1], MSG_READY, NULL, master) < 0)
+		return herr_set(e, errno, "cannot reach the monitor");
+	*pid = fork();
+	if (*pid < 0)
+		return herr_set(e, errno, "fork");
+	if (*pid == 0)
+		command_exec(sb, master);
+	if (master >= 0)
+		close(master);
+	return 0;
+}
+
+static int sandbox_inside(const struct sandbox *sb, struct herr *e)
+{
+	const struct plan *p = sb->plan;
+	int master = -1;
+	pid_t command = -1;
+
+	if (await_maps(sb, e) < 0 ||                  /* user namespace: ids mapped */
+	    mounts_build_root(p, &sb->ids, e) < 0 ||  /* mount namespace: private root */
+	    set_hostname(p, e) < 0 ||                  /* uts namespace */
+	    network(p, e) < 0 ||                       /* net namespace */
+	    time_namespace(e) < 0 ||                   /* time namespace */
+	    open_terminal(sb, &master, e) < 0 ||       /* our own pty */
+	    start_command(sb, master, &command, e) < 0) /* caps, no_new_privs, exec: command.c */
+		return -1;
+	init_supervise(command);
+}
+
+__attribute__((noreturn)) static void init_main(struct sandbox *sb)
+{
+	struct herr e = {0};
+
+	close(sb->sock[0]);
+	/* If the monitor dies, even by SIGKILL, the init dies, and with it the whole pid
+	 * namespace. A monitor that died before this line is caught by await_maps's EOF. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	prctl(PR_SET_NAME, "hutch-init", 0, 0, 0);
+	init_prepare_signals();
+	sandbox_inside(sb, &e);
+	channel_send(sb->sock[1], MSG_ERROR, &e, -1);
+	_exit(e.exit_code ? e.exit_code : EXIT_SETUP);
+}
+
+/* ---- outside: the monitor ---- */
+
+static int check_pass_fds(const struct plan *p, struct herr *e)
+{
+	for (size_t i = 0; i < p->n_pass_fds; i++)
+		if (fcntl(p->pass_fds[i], F_GETFD) < 0)
+			return herr_set(e, errno, "--pass-fd %d", p->pass_fds[i]);
+	return 0;
+}
+
+static int clone_sandbox(struct sandbox *sb, struct herr *e)
+{
+	unsigned long long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
+				   CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_PIDFD;
+	struct clone_args args = {.pidfd = (uintptr_t)&sb->pidfd, .exit_signal = SIGCHLD};
+	long pid;
+
+	if (!sb->plan->share_net)
+		flags |= CLONE_NEWNET;
+	args.flags = flags;
+	/* One clone with every namespace: the child is pid 1 of the new pid namespace. */
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0)
+		return user_explain_clone_failure(errno, e);
+	if (pid == 0)
+		init_main(sb);
+	sb->pid = (pid_t)pid;
+	close(sb->sock[1]);
+	sb->sock[1] = -1;
+	return 0;
+}
+
+static int await_ready(struct sandbox *sb, int *master, struct herr *e)
+{
+	struct msg m;
+	int r = channel_recv(sb->sock[0], &m, master);
+
+	if (r == 0 && m.type == MSG_READY)
+		return 0;
+	if (r == 0 && m.type == MSG_ERROR) {
+		memcpy(e->msg, m.text, sizeof(e->msg));
+		e->exit_code = m.exit_code ? m.exit_code : EXIT_SETUP;
+		return -1;
+	}
+	return herr_set(e, r < 0 ? errno : 0, "the sandbox's init died during setup");
+}
+
+static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
+{
+	const struct plan *p = sb->plan;
+	char *cwd;
+
+	if (user_prepare(p, &sb->ids, e) < 0 || check_pass_fds(p, e) < 0 ||
+	    channel_pair(sb->sock, e) < 0)
+		return -1;
+	sb->envp = env_build(p, &sb->ids);
+	terminal_probe(&sb->tty);
+	cwd = getcwd(NULL, 0);
+	sb->cwd = cwd;
+	if (clone_sandbox(sb, e) < 0)
+		return -1;
+	/* Our memory holds nothing secret, but keep other processes of the user from ptracing
+	 * the process that holds the sandbox's pty and pidfd. (After the clone, so the child
+	 * stays readable for newuidmap.) */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (user_write_maps(sb->pid, &sb->ids, e) < 0)
+		return -1;
+	hutch_say(p->verbose, "user namespace: %zu uid extents, %zu gid extents%s",
+		  sb->ids.uidmap.n, sb->ids.gidmap.n, sb->ids.subids ? "" : " (own ids only)");
+	if (channel_send(sb->sock[0], MSG_GO, NULL, -1) < 0)
+		return herr_set(e, errno, "cannot reach the sandbox's init");
+	return await_ready(sb, master, e);
+}
+
+static void sandbox_free(struct sandbox *sb)
+{
+	if (sb->pidfd >= 0)
+		close(sb->pidfd);
+	for (int i = 0; i < 2; i++)
+		if (sb->sock[i] >= 0)
+			close(sb->sock[i]);
+	env_free(sb->envp);
+	free(sb->cwd);
+	user_free(&sb->ids);
+}
+
+int sandbox_run(const struct plan *p, struct herr *e)
+{
+	struct sandbox sb = {.plan = p, .sock = {-1, -1}, .pid = -1, .pidfd = -1};
+	int master = -1, status;
+	sigset_t old;
+
+	monitor_block_signals(&old);
+	if (start_sandbox(&sb, &master, e) < 0) {
+		/* The init exits on its own (error, or EOF on the channel); reap it. */
+		if (sb.pidfd >= 0) {
+			siginfo_t si;
+			syscall(SYS_pidfd_send_signal, sb.pidfd, SIGKILL, NULL, 0);
+			waitid(P_PIDFD, (id_t)sb.pidfd, &si, WEXITED);
+		}
+		sandbox_free(&sb);
+		return -1;
+	}
+	status = monitor_wait(&sb, master, e);
+	sandbox_free(&sb);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return status;
+}

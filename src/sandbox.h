@@ -1,0 +1,23 @@
+/* One sandbox, from the plan to the exit status. sandbox.c tells the whole setup order. */
+#pragma once
+#include <sys/types.h>
+
+#include "errors.h"
+#include "plan.h"
+#include "terminal.h"
+#include "user.h"
+
+struct sandbox {
+	const struct plan *plan;
+	struct ids ids;
+	char **envp; /* the command's environment */
+	struct tty_plan tty;
+	char *cwd; /* the caller's working directory, tried inside */
+	int sock[2]; /* [0] the monitor's end, [1] the init's */
+	pid_t pid;   /* the init, as seen from outside */
+	int pidfd;
+};
+
+/* Build and run the sandbox. Returns the exit status for hutch (the command's, or 126/127), or
+ * -1 with e filled when the sandbox could not be built. */
+int sandbox_run(const struct plan *p, struct herr *e);
