@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -357,32 +358,39 @@ static int enter_root(struct root *r)
 	return 0;
 }
 
+/* Every fd of mounts_build_root, closed on any return. */
+struct fds {
+	int *v;
+	size_t n;
+};
+
+static void fds_close(struct fds *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (f->v[i] >= 0)
+			close(f->v[i]);
+	free(f->v);
+}
+
 int mounts_build_root(const struct plan *p, const struct ids *ids, struct herr *e)
 {
+	__attribute__((cleanup(fds_close))) struct fds sources = {
+		xcalloc(p->n_mounts, sizeof(int)), p->n_mounts};
+	_cleanup_close_ int rootfd = -1;
 	struct root r = {.fd = -1, .p = p, .ids = ids, .e = e};
-	int *fds = xcalloc(p->n_mounts, sizeof(int));
-	int ret = -1;
+	int ret;
 
 	for (size_t i = 0; i < p->n_mounts; i++)
-		fds[i] = -1;
+		sources.v[i] = -1;
 	/* Nothing we mount may propagate back to the host. */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		herr_set(e, errno, "cannot make the mount namespace private");
-		goto out;
-	}
-	if (open_sources(&r, fds) < 0 || staging_root(&r) < 0 || system_dirs(&r) < 0 ||
-	    proc_fs(&r) < 0 || dev_fs(&r) < 0 || scratch_dirs(&r) < 0 || user_mounts(&r, fds) < 0 ||
-	    enter_root(&r) < 0)
-		goto out;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return herr_set(e, errno, "cannot make the mount namespace private");
+	ret = open_sources(&r, sources.v) < 0 || staging_root(&r) < 0 ? -1 : 0;
+	rootfd = r.fd;
+	if (ret < 0 || system_dirs(&r) < 0 || proc_fs(&r) < 0 || dev_fs(&r) < 0 ||
+	    scratch_dirs(&r) < 0 || user_mounts(&r, sources.v) < 0 || enter_root(&r) < 0)
+		return -1;
 	hutch_say(p->verbose, "root: tmpfs with /usr and /etc read-only, new /proc, /dev, /tmp, %s",
 		  ids->home);
-	ret = 0;
-out:
-	for (size_t i = 0; i < p->n_mounts; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	free(fds);
-	if (r.fd >= 0)
-		close(r.fd);
-	return ret;
+	return 0;
 }

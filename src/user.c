@@ -1,7 +1,9 @@
 #include "user.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <pwd.h>
 #include <shadow/subid.h>
 #include <spawn.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "keeper.h"
 #include "util.h"
 
 /*
@@ -18,13 +21,13 @@
  * from 0 upwards comes from the subordinate ranges, skipping `inside`.
  */
 static void build_map(struct idmap *m, unsigned long inside, unsigned long outside,
-		      const struct subid_range *ranges, int n_ranges)
+		      const struct subid_range *ranges, size_t n_ranges)
 {
 	unsigned long next = 0;
 
 	m->ext[0] = (struct idmap_extent){inside, outside, 1};
 	m->n = 1;
-	for (int i = 0; i < n_ranges; i++) {
+	for (size_t i = 0; i < n_ranges; i++) {
 		unsigned long start = ranges[i].start, count = ranges[i].count;
 
 		while (count > 0 && m->n < IDMAP_MAX) {
@@ -44,32 +47,79 @@ static void build_map(struct idmap *m, unsigned long inside, unsigned long outsi
 	}
 }
 
+/* The keeper's maps: every id it has is the same number as on the host, so the sandbox's maps
+ * (and its /proc/self/uid_map) read in host ids. */
+static void identity_map(struct idmap *m, unsigned long own, const struct subid_range *ranges,
+			 size_t n_ranges)
+{
+	m->ext[0] = (struct idmap_extent){own, own, 1};
+	m->n = 1;
+	for (size_t i = 0; i < n_ranges && m->n < IDMAP_MAX; i++)
+		m->ext[m->n++] = (struct idmap_extent){ranges[i].start, ranges[i].start,
+							ranges[i].count};
+}
+
 static void single_map(struct idmap *m, unsigned long inside, unsigned long outside)
 {
 	m->ext[0] = (struct idmap_extent){inside, outside, 1};
 	m->n = 1;
 }
 
-static int lookup_ranges(const char *user, bool uid, struct subid_range **out)
-{
-	int n = uid ? subid_get_uid_ranges(user, out) : subid_get_gid_ranges(user, out);
+typedef int (*subid_lookup_fn)(const char *owner, struct subid_range **ranges);
 
-	return n < 0 ? 0 : n;
+/* libsubid is loaded only when a keeper must be made: it pulls in PAM, SELinux and audit
+ * libraries whose loading alone would cost a millisecond on every run. */
+static int lookup_ranges(const char *user, struct subid_range **ur, int *nu,
+			 struct subid_range **gr, int *ng)
+{
+	void *lib = dlopen("libsubid.so.4", RTLD_NOW | RTLD_LOCAL);
+	subid_lookup_fn get_uid, get_gid;
+
+	*nu = *ng = 0;
+	if (!lib) {
+		hutch_notice("cannot load libsubid (%s); install the package libsubid4", dlerror());
+		return -1;
+	}
+	get_uid = (subid_lookup_fn)dlsym(lib, "subid_get_uid_ranges");
+	get_gid = (subid_lookup_fn)dlsym(lib, "subid_get_gid_ranges");
+	if (get_uid && get_gid) {
+		*nu = get_uid(user, ur);
+		*ng = get_gid(user, gr);
+	}
+	dlclose(lib);
+	return 0;
 }
 
-/* Is PROG an executable somewhere on $PATH? (posix_spawnp searches the same way.) */
-static bool on_path(const char *prog)
+/* The keeper's namespace, as seen from inside it: the ids it has, besides the caller's own. */
+static size_t keeper_ranges(const char *file, unsigned long own, struct subid_range *out)
+{
+	FILE *f = fopen(file, "re");
+	unsigned long in, outside, count;
+	size_t n = 0;
+
+	if (!f)
+		return 0;
+	while (n < IDMAP_MAX && fscanf(f, "%lu %lu %lu", &in, &outside, &count) == 3)
+		if (!(in == own && count == 1))
+			out[n++] = (struct subid_range){in, count};
+	fclose(f);
+	return n;
+}
+
+/* The full path of PROG on $PATH, or NULL. */
+static char *find_on_path(const char *prog)
 {
 	const char *path = getenv("PATH");
 	_cleanup_free_ char *copy = xstrdup(path && *path ? path : "/usr/bin:/bin");
 	char *save = NULL;
 
 	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-		_cleanup_free_ char *full = xasprintf("%s/%s", dir, prog);
+		char *full = xasprintf("%s/%s", dir, prog);
 		if (access(full, X_OK) == 0)
-			return true;
+			return full;
+		free(full);
 	}
-	return false;
+	return NULL;
 }
 
 static char *inside_home(const struct ids *ids, const struct passwd *pw)
@@ -85,11 +135,54 @@ static char *inside_home(const struct ids *ids, const struct passwd *pw)
 	return xasprintf("/home/%s", ids->user);
 }
 
-int user_prepare(const struct plan *p, struct ids *ids, struct herr *e)
+static int fallback_single(struct ids *ids, const char *why)
+{
+	ids->subids = false;
+	single_map(&ids->uidmap, ids->uid, ids->outside_uid);
+	single_map(&ids->gidmap, ids->gid, ids->outside_gid);
+	hutch_notice("%s; mapping only your own uid and gid", why);
+	return 0;
+}
+
+/* Start a keeper whose namespace has the caller's ids and the subordinate ranges, each id under
+ * its host number. Returns its namespace fd, -1 on error, -2 when there are no ranges. */
+static int start_keeper(struct ids *ids, struct herr *e)
 {
 	struct subid_range *ur = NULL, *gr = NULL;
+	_cleanup_free_ char *why = NULL;
+	int nu, ng, fd;
+
+	if (lookup_ranges(ids->user, &ur, &nu, &gr, &ng) < 0 || nu <= 0 || ng <= 0) {
+		why = xasprintf("user %s has no subordinate id range in /etc/subuid and /etc/subgid "
+				"(get one: sudo usermod --add-subuids 100000-165535 --add-subgids "
+				"100000-165535 %s; the full range also needs the package uidmap)",
+				ids->user, ids->user);
+	} else {
+		ids->newuidmap = find_on_path("newuidmap");
+		ids->newgidmap = find_on_path("newgidmap");
+		if (!ids->newuidmap || !ids->newgidmap)
+			why = xstrdup("newuidmap/newgidmap not found (install the package uidmap for "
+				      "your full subordinate range)");
+	}
+	if (why) {
+		free(ur);
+		free(gr);
+		return fallback_single(ids, why) - 2;
+	}
+	identity_map(&ids->uidmap, ids->outside_uid, ur, (size_t)nu);
+	identity_map(&ids->gidmap, ids->outside_gid, gr, (size_t)ng);
+	free(ur);
+	free(gr);
+	fd = keeper_spawn(ids, e);
+	return fd;
+}
+
+int user_prepare(const struct plan *p, struct ids *ids, struct herr *e)
+{
+	struct subid_range ranges[IDMAP_MAX];
 	struct passwd *pw;
-	int nu, ng;
+	size_t n;
+	int nsfd;
 
 	ids->outside_uid = getuid();
 	ids->outside_gid = getgid();
@@ -99,28 +192,27 @@ int user_prepare(const struct plan *p, struct ids *ids, struct herr *e)
 	ids->user = pw ? xstrdup(pw->pw_name) : xasprintf("%u", (unsigned)ids->outside_uid);
 	ids->home = inside_home(ids, pw);
 
-	nu = lookup_ranges(ids->user, true, &ur);
-	ng = lookup_ranges(ids->user, false, &gr);
-	ids->subids = nu > 0 && ng > 0;
-	if (ids->subids && !(on_path("newuidmap") && on_path("newgidmap"))) {
-		ids->subids = false;
-		hutch_notice("newuidmap/newgidmap not found; mapping only your own uid and gid "
-			     "(install the package uidmap for your full subordinate range)");
-	} else if (!ids->subids) {
-		hutch_notice("user %s has no subordinate id range in /etc/subuid and /etc/subgid; "
-			     "mapping only your own uid and gid (get a range: sudo usermod "
-			     "--add-subuids 100000-165535 --add-subgids 100000-165535 %s)",
-			     ids->user, ids->user);
+	nsfd = keeper_connect(ids->outside_uid);
+	if (nsfd < 0)
+		nsfd = start_keeper(ids, e);
+	if (nsfd == -2)
+		return 0; /* own ids only */
+	if (nsfd < 0)
+		return -1;
+	/* From here the monitor lives in the keeper's namespace, with every capability there, so
+	 * it may write any map for the sandbox's namespace, a child of this one. */
+	if (setns(nsfd, CLONE_NEWUSER) < 0) {
+		close(nsfd);
+		return herr_set(e, errno, "cannot join the keeper's user namespace");
 	}
-	if (ids->subids) {
-		build_map(&ids->uidmap, ids->uid, ids->outside_uid, ur, nu);
-		build_map(&ids->gidmap, ids->gid, ids->outside_gid, gr, ng);
-	} else {
-		single_map(&ids->uidmap, ids->uid, ids->outside_uid);
-		single_map(&ids->gidmap, ids->gid, ids->outside_gid);
-	}
-	free(ur);
-	free(gr);
+	close(nsfd);
+	ids->subids = true;
+	n = keeper_ranges("/proc/self/uid_map", ids->outside_uid, ranges);
+	build_map(&ids->uidmap, ids->uid, ids->outside_uid, ranges, n);
+	n = keeper_ranges("/proc/self/gid_map", ids->outside_gid, ranges);
+	build_map(&ids->gidmap, ids->gid, ids->outside_gid, ranges, n);
+	hutch_say(p->verbose, "user namespace: nested in the keeper's, %zu uid extents",
+		  ids->uidmap.n);
 	return 0;
 }
 
@@ -128,6 +220,8 @@ void user_free(struct ids *ids)
 {
 	free(ids->user);
 	free(ids->home);
+	free(ids->newuidmap);
+	free(ids->newgidmap);
 }
 
 /* argv for newuidmap/newgidmap: PROG PID (INSIDE OUTSIDE COUNT)... */
@@ -155,6 +249,7 @@ static void free_argv(char **argv)
 
 struct helper {
 	const char *prog;
+	const char *path;
 	pid_t pid;
 	int err_fd; /* read end of the helper's stderr, for the error message */
 };
@@ -172,7 +267,7 @@ static int helper_start(struct helper *h, pid_t target, const struct idmap *m, s
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-	r = posix_spawnp(&h->pid, h->prog, &fa, NULL, argv, (char *[]){NULL});
+	r = posix_spawn(&h->pid, h->path, &fa, NULL, argv, (char *[]){NULL});
 	posix_spawn_file_actions_destroy(&fa);
 	close(pipefd[1]);
 	free_argv(argv);
@@ -220,34 +315,14 @@ static int write_file(const char *path, const char *text, struct herr *e)
 	return 0;
 }
 
-/* Without subordinate ids the kernel lets us map only our own ids, and only after setgroups is
- * denied (otherwise dropping a group could grant access that a negative group ACL forbids). */
-static int write_single_maps(pid_t pid, const struct ids *ids, struct herr *e)
+int user_run_helpers(pid_t pid, const struct ids *ids, struct herr *e)
 {
-	char path[64], line[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
-	snprintf(line, sizeof(line), "%u %u 1\n", (unsigned)ids->uid, (unsigned)ids->outside_uid);
-	if (write_file(path, line, e) < 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
-	if (write_file(path, "deny", e) < 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
-	snprintf(line, sizeof(line), "%u %u 1\n", (unsigned)ids->gid, (unsigned)ids->outside_gid);
-	return write_file(path, line, e);
-}
-
-int user_write_maps(pid_t pid, const struct ids *ids, struct herr *e)
-{
-	struct helper uh = {"newuidmap", 0, -1}, gh = {"newgidmap", 0, -1};
+	struct helper uh = {"newuidmap", ids->newuidmap, 0, -1};
+	struct helper gh = {"newgidmap", ids->newgidmap, 0, -1};
 	struct herr ge = {0};
 	int ru, rg;
 
-	if (!ids->subids)
-		return write_single_maps(pid, ids, e);
-	/* Both helpers are setuid programs with a slow start; running them side by side saves
-	 * about a millisecond and a half of every sandbox's startup. */
+	/* Both helpers are setuid programs with a slow start; side by side saves a millisecond. */
 	if (helper_start(&uh, pid, &ids->uidmap, e) < 0)
 		return -1;
 	if (helper_start(&gh, pid, &ids->gidmap, &ge) < 0) {
@@ -260,6 +335,38 @@ int user_write_maps(pid_t pid, const struct ids *ids, struct herr *e)
 	if (ru == 0 && rg < 0)
 		*e = ge;
 	return ru < 0 || rg < 0 ? -1 : 0;
+}
+
+static char *map_text(const struct idmap *m)
+{
+	size_t cap = m->n * 40 + 1, len = 0;
+	char *text = xmalloc(cap);
+
+	text[0] = 0;
+	for (size_t i = 0; i < m->n; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%lu %lu %lu\n", m->ext[i].inside,
+					m->ext[i].outside, m->ext[i].count);
+	return text;
+}
+
+int user_write_maps(pid_t pid, const struct ids *ids, struct herr *e)
+{
+	_cleanup_free_ char *uids = map_text(&ids->uidmap), *gids = map_text(&ids->gidmap);
+	char path[64];
+
+	/* The whole map must go in one write. */
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+	if (write_file(path, uids, e) < 0)
+		return -1;
+	/* Without subordinate ids the kernel lets us map only our own gid, and only once setgroups
+	 * is denied (otherwise dropping a group could grant what a negative group ACL forbids). */
+	if (!ids->subids) {
+		snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+		if (write_file(path, "deny", e) < 0)
+			return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+	return write_file(path, gids, e);
 }
 
 static long read_sysctl(const char *path)

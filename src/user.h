@@ -23,16 +23,22 @@ struct ids {
 	gid_t outside_gid;
 	uid_t uid; /* what the caller's ids are inside */
 	gid_t gid;
-	char *user;  /* the caller's user name */
-	char *home;  /* $HOME inside the sandbox */
-	bool subids; /* full subordinate ranges (newuidmap/newgidmap), else one id each */
-	struct idmap uidmap, gidmap;
+	char *user; /* the caller's user name */
+	char *home; /* $HOME inside the sandbox */
+	/* true: the full subordinate range, through the keeper's namespace (keeper.h), which the
+	 * monitor has joined; false: only the caller's own ids */
+	bool subids;
+	char *newuidmap, *newgidmap; /* their paths, when a keeper must be made */
+	struct idmap uidmap, gidmap; /* the sandbox's maps, in the monitor's namespace's ids */
 };
 
-/* Decide the maps (from libsubid) before the sandbox is cloned. */
+/* Decide the maps before the sandbox is cloned; with subordinate ids, join (or start) the keeper,
+ * so the clone that follows nests the sandbox's user namespace in the keeper's. */
 int user_prepare(const struct plan *p, struct ids *ids, struct herr *e);
-/* Write the maps of the just-cloned child `pid`: newuidmap and newgidmap run at the same time. */
+/* Write the maps of the just-cloned child `pid`. */
 int user_write_maps(pid_t pid, const struct ids *ids, struct herr *e);
+/* Run newuidmap and newgidmap, side by side, to give `pid` the maps in ids. */
+int user_run_helpers(pid_t pid, const struct ids *ids, struct herr *e);
 /* Explain a failed clone(CLONE_NEWUSER) and what to do about it. */
 int user_explain_clone_failure(int err, struct herr *e);
 void user_free(struct ids *ids);
