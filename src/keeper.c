@@ -5,6 +5,7 @@
 #include <linux/close_range.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "net.h"
 #include "util.h"
 
 static socklen_t keeper_address(uid_t uid, struct sockaddr_un *sa)
@@ -36,22 +38,36 @@ static bool peer_is(int sock, uid_t uid)
 	return getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == uid;
 }
 
-int keeper_connect(uid_t uid)
+int keeper_connect(uid_t uid, int *netns)
 {
 	_cleanup_close_ int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	struct sockaddr_un sa;
 	socklen_t len = keeper_address(uid, &sa);
 	struct msg m;
-	int nsfd = -1;
+	int fds[2] = {-1, -1};
 
+	*netns = -1;
 	if (s < 0 || connect(s, (struct sockaddr *)&sa, len) < 0 || !peer_is(s, uid))
 		return -1;
-	if (channel_recv(s, &m, &nsfd) != 0 || m.type != MSG_READY) {
-		if (nsfd >= 0)
-			close(nsfd);
+	if (channel_recv_fds(s, &m, fds, 2) != 0 || m.type != MSG_READY || fds[0] < 0) {
+		for (int i = 0; i < 2; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
 		return -1;
 	}
-	return nsfd;
+	*netns = fds[1];
+	return fds[0];
+}
+
+/* Move the keeper into a new network namespace with loopback up, and return an fd of it. The
+ * keeper itself needs no network: its listening socket stays in the namespace it was made in. */
+static int spare_netns(void)
+{
+	struct herr ignored = {0};
+
+	if (unshare(CLONE_NEWNET) < 0 || net_loopback_up(&ignored) < 0)
+		return -1;
+	return open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 }
 
 /* The keeper's life: hand its namespace to each client of the same user until idle. */
@@ -60,7 +76,7 @@ __attribute__((noreturn)) static void keeper_serve(int go_fd)
 	struct sockaddr_un sa;
 	socklen_t len;
 	sigset_t none;
-	int nsfd, lsock;
+	int nsfd, lsock, spare;
 	char c;
 
 	/* Wait until the creator has written our maps; EOF means it gave up. */
@@ -86,6 +102,7 @@ __attribute__((noreturn)) static void keeper_serve(int go_fd)
 	if (nsfd < 0 || lsock < 0 || bind(lsock, (struct sockaddr *)&sa, len) < 0 ||
 	    listen(lsock, 64) < 0)
 		_exit(0);
+	spare = spare_netns();
 	for (;;) {
 		struct pollfd p = {.fd = lsock, .events = POLLIN};
 		int r = poll(&p, 1, KEEPER_IDLE_S * 1000), c2;
@@ -97,8 +114,15 @@ __attribute__((noreturn)) static void keeper_serve(int go_fd)
 		c2 = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
 		if (c2 < 0)
 			continue;
-		if (peer_is(c2, getuid()))
-			channel_send(c2, MSG_READY, NULL, nsfd);
+		if (peer_is(c2, getuid())) {
+			int fds[2] = {nsfd, spare};
+
+			channel_send_fds(c2, MSG_READY, NULL, fds, spare >= 0 ? 2 : 1);
+			/* handed out (or not taken): never give the same one twice */
+			if (spare >= 0)
+				close(spare);
+			spare = spare_netns();
+		}
 		close(c2);
 	}
 }

@@ -14,6 +14,12 @@
  * (SO_PEERCRED), and a client checks the keeper's uid the same way, so another user squatting
  * the name gains nothing (hutch then builds its own keeper namespace for that run). Sandboxed
  * processes live in a child namespace with no capability in the keeper's and cannot join it.
+ *
+ * The keeper also keeps one fresh network namespace ready (loopback up, never used), made between
+ * requests: creating one costs about a millisecond and a half, the largest single step of a
+ * sandbox's start. Each is handed out once. It belongs to the keeper's user namespace, so the
+ * sandbox cannot reconfigure it (no route, address or interface changes, even as --uid 0);
+ * sandboxes that keep a network capability get a network namespace of their own instead.
  * The keeper holds no other resource, and exits after KEEPER_IDLE_S without a client.
  */
 #pragma once
@@ -24,8 +30,9 @@
 
 #define KEEPER_IDLE_S 60
 
-/* An fd of the running keeper's user namespace, or -1 when there is none. */
-int keeper_connect(uid_t uid);
+/* An fd of the running keeper's user namespace, or -1 when there is none; *netns gets a fresh
+ * network namespace's fd, or -1. */
+int keeper_connect(uid_t uid, int *netns);
 /* Start a keeper whose namespace has the maps in ids->uidmap/gidmap (host ids); returns an fd
  * of its user namespace. */
 int keeper_spawn(const struct ids *ids, struct herr *e);

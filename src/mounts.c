@@ -89,6 +89,20 @@ static int attach(struct root *r, int mnt, const char *dst, enum path_kind kind)
 	return 0;
 }
 
+/* The default layout's mount points, made in directories that this file has just created: the
+ * name is new (O_EXCL semantics), so there is nothing to resolve and nothing to race with. */
+static int attach_fresh(int dirfd, const char *name, int mnt, enum path_kind kind)
+{
+	int r = kind == PATH_DIR ? mkdirat(dirfd, name, 0755)
+				 : mknodat(dirfd, name, S_IFREG | 0644, 0);
+
+	if (r < 0)
+		return -errno;
+	if (move_mount(mnt, "", dirfd, name, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return -errno;
+	return 0;
+}
+
 static bool is_dir_fd(int fd)
 {
 	struct stat st;
@@ -96,28 +110,46 @@ static bool is_dir_fd(int fd)
 	return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int bind_host(struct root *r, const char *src, const char *dst, unsigned long long attrs)
+static int new_tmpfs(const char *mode, const char *size, unsigned attrs)
 {
-	_cleanup_close_ int mnt = clone_tree(AT_FDCWD, src, true, attrs);
+	char mode_opt[32], size_opt[48];
+	const char *opts[3] = {mode_opt, size ? size_opt : NULL, NULL};
 
-	if (mnt < 0)
-		return mnt;
-	return attach(r, mnt, dst, is_dir_fd(mnt) ? PATH_DIR : PATH_FILE);
+	snprintf(mode_opt, sizeof(mode_opt), "mode=%s", mode);
+	snprintf(size_opt, sizeof(size_opt), "size=%s", size ? size : "");
+	return new_fs("tmpfs", opts, attrs | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 }
 
 static int tmpfs_at(struct root *r, const char *dst, const char *mode, const char *size,
 		    unsigned attrs)
 {
-	char mode_opt[32], size_opt[48];
-	const char *opts[3] = {mode_opt, size ? size_opt : NULL, NULL};
-	_cleanup_close_ int mnt = -1;
+	_cleanup_close_ int mnt = new_tmpfs(mode, size, attrs);
 
-	snprintf(mode_opt, sizeof(mode_opt), "mode=%s", mode);
-	snprintf(size_opt, sizeof(size_opt), "size=%s", size ? size : "");
-	mnt = new_fs("tmpfs", opts, attrs | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 	if (mnt < 0)
 		return mnt;
 	return attach(r, mnt, dst, PATH_DIR);
+}
+
+/* A tmpfs at dirfd/name, a fresh name (see attach_fresh). */
+static int tmpfs_fresh(int dirfd, const char *name, const char *mode, const char *size,
+		       unsigned attrs)
+{
+	_cleanup_close_ int mnt = new_tmpfs(mode, size, attrs);
+
+	if (mnt < 0)
+		return mnt;
+	return attach_fresh(dirfd, name, mnt, PATH_DIR);
+}
+
+/* Host path `host` (absolute) bound at dirfd/name, a fresh name. */
+static int bind_fresh(int dirfd, const char *name, const char *host, bool recursive,
+		      unsigned long long attrs)
+{
+	_cleanup_close_ int mnt = clone_tree(AT_FDCWD, host, recursive, attrs);
+
+	if (mnt < 0)
+		return mnt;
+	return attach_fresh(dirfd, name, mnt, is_dir_fd(mnt) ? PATH_DIR : PATH_FILE);
 }
 
 /* /bin, /lib... are symlinks into /usr on merged-/usr systems: copy the link; else bind. */
@@ -137,7 +169,8 @@ static int usr_link_or_bind(struct root *r, const char *name)
 		target[n] = 0;
 		return symlinkat(target, r->fd, name) < 0 ? -errno : 0;
 	}
-	return bind_host(r, host, host, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	return bind_fresh(r->fd, name, host, true,
+			  MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 }
 
 static int system_dirs(struct root *r)
@@ -146,21 +179,21 @@ static int system_dirs(struct root *r)
 	const unsigned long long ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 	int err;
 
-	if ((err = bind_host(r, "/usr", "/usr", ro)) < 0)
+	if ((err = bind_fresh(r->fd, "usr", "/usr", true, ro)) < 0)
 		return herr_set(r->e, -err, "cannot bind /usr read-only");
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++)
 		if ((err = usr_link_or_bind(r, links[i])) < 0)
 			return herr_set(r->e, -err, "cannot set up /%s", links[i]);
-	if ((err = bind_host(r, "/etc", "/etc", ro)) < 0)
+	if ((err = bind_fresh(r->fd, "etc", "/etc", true, ro)) < 0)
 		return herr_set(r->e, -err, "cannot bind /etc read-only");
 	return 0;
 }
 
 /* Kernel interfaces that a sandbox has no business reading or writing (Docker's list). */
 static const char *const proc_masked[] = {
-	"/proc/kcore",	 "/proc/keys",	    "/proc/latency_stats", "/proc/timer_list",
-	"/proc/timer_stats", "/proc/sched_debug", "/proc/acpi",	   "/proc/asound",
-	"/proc/scsi",	 "/proc/kallsyms",  "/proc/kpagecount",    "/proc/kpageflags",
+	"/proc/kcore",	   "/proc/keys",	"/proc/latency_stats", "/proc/timer_list",
+	"/proc/timer_stats", "/proc/sched_debug", "/proc/acpi",	     "/proc/asound",
+	"/proc/scsi",
 };
 static const char *const proc_readonly[] = {
 	"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs",
@@ -210,7 +243,7 @@ static int proc_fs(struct root *r)
 					 MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
 	int err;
 
-	if (mnt < 0 || (err = attach(r, mnt, "/proc", PATH_DIR)) < 0) {
+	if (mnt < 0 || (err = attach_fresh(r->fd, "proc", mnt, PATH_DIR)) < 0) {
 		herr_set(r->e, mnt < 0 ? -mnt : -err, "cannot mount a new /proc");
 		return herr_hint(r->e, "the kernel refuses a new proc when the host's /proc is "
 				       "partly covered (as inside some containers)");
@@ -237,30 +270,29 @@ static int dev_fs(struct root *r)
 	_cleanup_close_ int pts = -1, dev = -1;
 	int err;
 
-	if ((err = tmpfs_at(r, "/dev", "0755", "64k", MOUNT_ATTR_NOEXEC)) < 0)
+	if ((err = tmpfs_fresh(r->fd, "dev", "0755", "64k", MOUNT_ATTR_NOEXEC)) < 0)
 		return herr_set(r->e, -err, "cannot mount /dev");
+	dev = openat(r->fd, "dev", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dev < 0)
+		return herr_set(r->e, errno, "cannot open /dev");
 	for (size_t i = 0; i < ARRAY_SIZE(nodes); i++) {
 		char host[32];
-		_cleanup_close_ int mnt = -1;
 
 		snprintf(host, sizeof(host), "/dev/%s", nodes[i]);
-		mnt = clone_tree(AT_FDCWD, host, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
-		if (mnt == -ENOENT && strcmp(nodes[i], "null") != 0)
-			continue;
-		if (mnt < 0 || (err = attach(r, mnt, host, PATH_FILE)) < 0)
-			return herr_set(r->e, mnt < 0 ? -mnt : -err, "cannot bind %s", host);
+		err = bind_fresh(dev, nodes[i], host, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+		if (err == -ENOENT && strcmp(nodes[i], "null") != 0)
+			continue; /* a host without it (some containers lack /dev/tty) */
+		if (err < 0)
+			return herr_set(r->e, -err, "cannot bind %s", host);
 	}
 	pts = new_fs("devpts", (const char *const[]){"newinstance", "ptmxmode=0666", "mode=0620", NULL},
 		     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
-	if (pts < 0 || (err = attach(r, pts, "/dev/pts", PATH_DIR)) < 0)
+	if (pts < 0 || (err = attach_fresh(dev, "pts", pts, PATH_DIR)) < 0)
 		return herr_set(r->e, pts < 0 ? -pts : -err, "cannot mount a new devpts at /dev/pts");
-	dev = path_open(r->fd, "/dev", O_PATH | O_DIRECTORY);
-	if (dev < 0)
-		return herr_set(r->e, -dev, "cannot open /dev");
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++)
 		if (symlinkat(links[i][1], dev, links[i][0]) < 0)
 			return herr_set(r->e, errno, "cannot create /dev/%s", links[i][0]);
-	if ((err = tmpfs_at(r, "/dev/shm", "1777", NULL, MOUNT_ATTR_NOEXEC)) < 0)
+	if ((err = tmpfs_fresh(dev, "shm", "1777", NULL, MOUNT_ATTR_NOEXEC)) < 0)
 		return herr_set(r->e, -err, "cannot mount /dev/shm");
 	return 0;
 }
@@ -269,7 +301,7 @@ static int scratch_dirs(struct root *r)
 {
 	int err;
 
-	if ((err = tmpfs_at(r, "/tmp", "1777", TMP_SIZE, 0)) < 0)
+	if ((err = tmpfs_fresh(r->fd, "tmp", "1777", TMP_SIZE, 0)) < 0)
 		return herr_set(r->e, -err, "cannot mount /tmp");
 	if (strcmp(r->ids->home, "/") != 0 &&
 	    (err = tmpfs_at(r, r->ids->home, "0700", NULL, 0)) < 0)

@@ -21,6 +21,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -54,9 +55,9 @@ static int set_hostname(const struct plan *p, struct herr *e)
 	return 0;
 }
 
-static int network(const struct plan *p, struct herr *e)
+static int network(const struct sandbox *sb, struct herr *e)
 {
-	return p->share_net ? 0 : net_loopback_up(e);
+	return sb->plan->share_net || sb->net_ready ? 0 : net_loopback_up(e);
 }
 
 /* A time namespace can only be entered by children (unshare affects what we fork next), and
@@ -97,7 +98,7 @@ static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 	if (await_maps(sb, e) < 0 ||                  /* user namespace: ids mapped */
 	    mounts_build_root(p, &sb->ids, e) < 0 ||  /* mount namespace: private root */
 	    set_hostname(p, e) < 0 ||                  /* uts namespace */
-	    network(p, e) < 0 ||                       /* net namespace */
+	    network(sb, e) < 0 ||                      /* net namespace */
 	    time_namespace(e) < 0 ||                   /* time namespace */
 	    open_terminal(sb, &master, e) < 0 ||       /* our own pty */
 	    start_command(sb, master, &command, e) < 0) /* caps, no_new_privs, exec: command.c */
@@ -110,6 +111,8 @@ __attribute__((noreturn)) static void init_main(struct sandbox *sb)
 	struct herr e = {0};
 
 	close(sb->sock[0]);
+	if (sb->ids.keeper_netns >= 0)
+		close(sb->ids.keeper_netns);
 	/* If the monitor dies, even by SIGKILL, the init dies, and with it the whole pid
 	 * namespace. A monitor that died before this line is caught by await_maps's EOF. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -130,6 +133,70 @@ static int check_pass_fds(const struct plan *p, struct herr *e)
 	return 0;
 }
 
+/* Network capabilities only work in a network namespace of the sandbox's own user namespace. */
+static bool use_keeper_netns(const struct sandbox *sb)
+{
+	const uint64_t net_caps = 1ULL << CAP_NET_ADMIN | 1ULL << CAP_NET_RAW |
+				  1ULL << CAP_NET_BIND_SERVICE | 1ULL << CAP_NET_BROADCAST;
+
+	return !sb->plan->share_net && sb->ids.keeper_netns >= 0 && !(sb->plan->caps_keep & net_caps);
+}
+
+struct born {
+	long pid;
+	int pidfd;
+	int err;
+};
+
+/*
+ * Entering the keeper's network namespace is for the init only: the monitor must stay in the
+ * host's (and, having left the initial user namespace, could never come back). So a short-lived
+ * helper enters it and clones the init from there. CLONE_PARENT makes the init the monitor's
+ * child (for waitid and the parent-death signal); the helper shares the monitor's fd table, so
+ * the init's pidfd lands in it.
+ */
+static long clone_in_netns(struct sandbox *sb, unsigned long long flags, struct herr *e)
+{
+	struct clone_args helper = {.flags = CLONE_FILES, .exit_signal = SIGCHLD};
+	struct born b = {-1, -1, 0};
+	_cleanup_close_ int rd = -1, wr = -1;
+	int pipefd[2], status;
+	long hp;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return herr_set(e, errno, "pipe");
+	rd = pipefd[0];
+	wr = pipefd[1];
+	hp = syscall(SYS_clone3, &helper, sizeof(helper));
+	if (hp < 0)
+		return herr_set(e, errno, "clone3");
+	if (hp == 0) {
+		/* with CLONE_PARENT the exit signal is the helper's own (SIGCHLD), and clone3
+		 * insists on exit_signal 0 */
+		struct clone_args args = {.flags = flags | CLONE_PARENT,
+					  .pidfd = (uintptr_t)&b.pidfd};
+
+		if (setns(sb->ids.keeper_netns, CLONE_NEWNET) < 0) {
+			b.err = errno;
+		} else {
+			b.pid = syscall(SYS_clone3, &args, sizeof(args));
+			if (b.pid == 0)
+				init_main(sb);
+			b.err = b.pid < 0 ? errno : 0;
+		}
+		_exit(write(wr, &b, sizeof(b)) == sizeof(b) ? 0 : 1);
+	}
+	/* The fd table is shared: wr may only be closed once the helper is gone. */
+	while (waitpid((pid_t)hp, &status, 0) < 0 && errno == EINTR)
+		;
+	if (read(rd, &b, sizeof(b)) != sizeof(b))
+		b.err = EPROTO;
+	if (b.pid < 0)
+		return user_explain_clone_failure(b.err, e);
+	sb->pidfd = b.pidfd;
+	return b.pid;
+}
+
 static int clone_sandbox(struct sandbox *sb, struct herr *e)
 {
 	unsigned long long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
@@ -137,15 +204,20 @@ static int clone_sandbox(struct sandbox *sb, struct herr *e)
 	struct clone_args args = {.pidfd = (uintptr_t)&sb->pidfd, .exit_signal = SIGCHLD};
 	long pid;
 
-	if (!sb->plan->share_net)
-		flags |= CLONE_NEWNET;
-	args.flags = flags;
 	/* One clone with every namespace: the child is pid 1 of the new pid namespace. */
-	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (use_keeper_netns(sb)) {
+		sb->net_ready = true;
+		pid = clone_in_netns(sb, flags, e);
+	} else {
+		args.flags = flags | (sb->plan->share_net ? 0 : CLONE_NEWNET);
+		pid = syscall(SYS_clone3, &args, sizeof(args));
+		if (pid == 0)
+			init_main(sb);
+		if (pid < 0)
+			return user_explain_clone_failure(errno, e);
+	}
 	if (pid < 0)
-		return user_explain_clone_failure(errno, e);
-	if (pid == 0)
-		init_main(sb);
+		return -1;
 	sb->pid = (pid_t)pid;
 	close(sb->sock[1]);
 	sb->sock[1] = -1;
@@ -208,7 +280,8 @@ static void sandbox_free(struct sandbox *sb)
 
 int sandbox_run(const struct plan *p, struct herr *e)
 {
-	struct sandbox sb = {.plan = p, .sock = {-1, -1}, .pid = -1, .pidfd = -1};
+	struct sandbox sb = {
+		.plan = p, .ids = {.keeper_netns = -1}, .sock = {-1, -1}, .pid = -1, .pidfd = -1};
 	int master = -1, status;
 	sigset_t old;
 

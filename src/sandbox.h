@@ -1,5 +1,6 @@
 /* One sandbox, from the plan to the exit status. sandbox.c tells the whole setup order. */
 #pragma once
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "errors.h"
@@ -16,6 +17,7 @@ struct sandbox {
 	int sock[2]; /* [0] the monitor's end, [1] the init's */
 	pid_t pid;   /* the init, as seen from outside */
 	int pidfd;
+	bool net_ready; /* the init was born in the keeper's fresh network namespace */
 };
 
 /* Build and run the sandbox. Returns the exit status for hutch (the command's, or 126/127), or
