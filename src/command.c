@@ -45,7 +45,11 @@ static int prepare(const struct sandbox *sb, int master, struct herr *e)
 	    enter_workdir(sb, e) < 0)
 		return -1;
 	init_reset_signals();
-	return caps_drop(sb->plan->caps_keep, e);
+	if (caps_drop(sb->plan->caps_keep, e) < 0) /* capabilities, no_new_privs */
+		return -1;
+	/* ---- Landlock (issue 3) ---- */
+	/* ---- seccomp: the very last step before execve (issue 3) ---- */
+	return 0;
 }
 
 void command_exec(const struct sandbox *sb, int master)

@@ -243,6 +243,15 @@ static const struct option_def run_options[] = {
 	{"pass-fd", 0, "N", "let file descriptor N through to the command", set_pass_fd},
 	{"cap-add", 0, "CAP", "keep capability CAP, inside the user namespace only", set_cap_add},
 	{"verbose", 'v', NULL, "say what each setup step did", set_verbose},
+
+	/* ---- seccomp and Landlock (issue 3) ---- */
+
+	/* ---- networking (issue 4) ---- */
+
+	/* ---- cgroups, limits, timeout, report (issue 5) ---- */
+
+	/* ---- policies (issue 6) ---- */
+
 	{"help", 'h', NULL, "show this help", NULL},
 };
 

@@ -50,6 +50,14 @@ struct plan {
 	uint64_t caps_keep; /* bit N set: keep capability N inside the user namespace */
 
 	int verbose;
+
+	/* ---- seccomp and Landlock (issue 3) ---- */
+
+	/* ---- networking (issue 4) ---- */
+
+	/* ---- cgroups, limits, timeout, report (issue 5) ---- */
+
+	/* ---- policies (issue 6) ---- */
 };
 
 void plan_init(struct plan *p);
