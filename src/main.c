@@ -1,17 +1,21 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "completion.h"
+#include "dryrun.h"
 #include "errors.h"
 #include "options.h"
 #include "plan.h"
+#include "policy.h"
 #include "sandbox.h"
 
 static void usage(FILE *out)
 {
 	fputs("Usage: hutch run [OPTIONS] [--] COMMAND [ARG...]\n"
+	      "       hutch policy show NAME | check FILE | list\n"
 	      "       hutch --help | --version\n\n"
 	      "hutch runs COMMAND in a rootless sandbox. 'hutch run --help' lists the options;\n"
-	      "hutch(1) explains them.\n",
+	      "hutch(1) explains them, hutch-policy(5) the policy files.\n",
 	      out);
 }
 
@@ -35,6 +39,11 @@ static int cmd_run(int argc, char **argv)
 		break;
 	}
 	p.argv = argv + cmd;
+	if (p.dry_run) {
+		status = dryrun_print(&p, stdout);
+		plan_free(&p);
+		return status;
+	}
 	status = sandbox_run(&p, &e);
 	if (status < 0) {
 		herr_report(&e);
@@ -42,6 +51,35 @@ static int cmd_run(int argc, char **argv)
 	}
 	plan_free(&p);
 	return status;
+}
+
+/* hutch policy show NAME | check FILE | list */
+static int cmd_policy(int argc, char **argv)
+{
+	struct herr e = {0};
+	const char *verb = argc > 0 ? argv[0] : "";
+
+	if (strcmp(verb, "list") == 0 && argc == 1) {
+		policy_list(stdout);
+		return 0;
+	}
+	if ((strcmp(verb, "show") == 0 || strcmp(verb, "check") == 0) && argc == 2) {
+		/* check validates everything show does, and prints only problems */
+		FILE *out = verb[0] == 's' ? stdout : fopen("/dev/null", "we");
+		int r = policy_show(argv[1], out, &e);
+
+		if (out && out != stdout)
+			fclose(out);
+		if (r < 0) {
+			herr_report(&e);
+			return EXIT_SETUP;
+		}
+		if (verb[0] == 'c')
+			printf("%s: ok\n", argv[1]);
+		return 0;
+	}
+	fputs("hutch: usage: hutch policy show NAME | check FILE | list\n", stderr);
+	return EXIT_SETUP;
 }
 
 int main(int argc, char **argv)
@@ -52,6 +90,12 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 2, argv + 2);
+	if (strcmp(argv[1], "policy") == 0)
+		return cmd_policy(argc - 2, argv + 2);
+	if (strcmp(argv[1], "completion") == 0 && argc == 3 && strcmp(argv[2], "bash") == 0) {
+		completion_bash(stdout);
+		return 0;
+	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);

@@ -26,6 +26,14 @@ struct root {
 	struct herr *e;
 };
 
+/* The default layout's pieces, shared by the builder and mounts_describe (--dry-run). */
+static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+static const char *const dev_links[][2] = {
+	{"ptmx", "pts/ptmx"},	     {"fd", "/proc/self/fd"},	  {"stdin", "/proc/self/fd/0"},
+	{"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"},
+};
+static const char *const usr_links[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32"};
+
 static const char *kind_option(enum mount_kind k)
 {
 	return k == MOUNT_BIND ? "--bind" : k == MOUNT_RO_BIND ? "--ro-bind" : "--tmpfs";
@@ -175,15 +183,14 @@ static int usr_link_or_bind(struct root *r, const char *name)
 
 static int system_dirs(struct root *r)
 {
-	static const char *const links[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32"};
 	const unsigned long long ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 	int err;
 
 	if ((err = bind_fresh(r->fd, "usr", "/usr", true, ro)) < 0)
 		return herr_set(r->e, -err, "cannot bind /usr read-only");
-	for (size_t i = 0; i < ARRAY_SIZE(links); i++)
-		if ((err = usr_link_or_bind(r, links[i])) < 0)
-			return herr_set(r->e, -err, "cannot set up /%s", links[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(usr_links); i++)
+		if ((err = usr_link_or_bind(r, usr_links[i])) < 0)
+			return herr_set(r->e, -err, "cannot set up /%s", usr_links[i]);
 	if ((err = bind_fresh(r->fd, "etc", "/etc", true, ro)) < 0)
 		return herr_set(r->e, -err, "cannot bind /etc read-only");
 	return 0;
@@ -261,12 +268,6 @@ static int proc_fs(struct root *r)
  * host's ptys stay invisible) and a private /dev/shm. */
 static int dev_fs(struct root *r)
 {
-	static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
-	static const char *const links[][2] = {
-		{"ptmx", "pts/ptmx"},	     {"fd", "/proc/self/fd"},
-		{"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
-		{"stderr", "/proc/self/fd/2"},
-	};
 	_cleanup_close_ int pts = -1, dev = -1;
 	int err;
 
@@ -275,12 +276,12 @@ static int dev_fs(struct root *r)
 	dev = openat(r->fd, "dev", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dev < 0)
 		return herr_set(r->e, errno, "cannot open /dev");
-	for (size_t i = 0; i < ARRAY_SIZE(nodes); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
 		char host[32];
 
-		snprintf(host, sizeof(host), "/dev/%s", nodes[i]);
-		err = bind_fresh(dev, nodes[i], host, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
-		if (err == -ENOENT && strcmp(nodes[i], "null") != 0)
+		snprintf(host, sizeof(host), "/dev/%s", dev_nodes[i]);
+		err = bind_fresh(dev, dev_nodes[i], host, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+		if (err == -ENOENT && strcmp(dev_nodes[i], "null") != 0)
 			continue; /* a host without it (some containers lack /dev/tty) */
 		if (err < 0)
 			return herr_set(r->e, -err, "cannot bind %s", host);
@@ -289,9 +290,9 @@ static int dev_fs(struct root *r)
 		     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
 	if (pts < 0 || (err = attach_fresh(dev, "pts", pts, PATH_DIR)) < 0)
 		return herr_set(r->e, pts < 0 ? -pts : -err, "cannot mount a new devpts at /dev/pts");
-	for (size_t i = 0; i < ARRAY_SIZE(links); i++)
-		if (symlinkat(links[i][1], dev, links[i][0]) < 0)
-			return herr_set(r->e, errno, "cannot create /dev/%s", links[i][0]);
+	for (size_t i = 0; i < ARRAY_SIZE(dev_links); i++)
+		if (symlinkat(dev_links[i][1], dev, dev_links[i][0]) < 0)
+			return herr_set(r->e, errno, "cannot create /dev/%s", dev_links[i][0]);
 	if ((err = tmpfs_fresh(dev, "shm", "1777", NULL, MOUNT_ATTR_NOEXEC)) < 0)
 		return herr_set(r->e, -err, "cannot mount /dev/shm");
 	return 0;
@@ -425,4 +426,47 @@ int mounts_build_root(const struct plan *p, const struct ids *ids, struct herr *
 	hutch_say(p->verbose, "root: tmpfs with /usr and /etc read-only, new /proc, /dev, /tmp, %s",
 		  ids->home);
 	return 0;
+}
+
+void mounts_describe(const struct plan *p, const struct ids *ids, FILE *out)
+{
+	fprintf(out, "  tmpfs      /                 (read-only once built)\n");
+	fprintf(out, "  ro-bind    /usr\n");
+	for (size_t i = 0; i < ARRAY_SIZE(usr_links); i++) {
+		char host[32], target[PATH_MAX];
+		ssize_t n;
+
+		snprintf(host, sizeof(host), "/%s", usr_links[i]);
+		n = readlink(host, target, sizeof(target) - 1);
+		if (n >= 0)
+			fprintf(out, "  symlink    %-17s -> %.*s\n", host, (int)n, target);
+		else if (access(host, F_OK) == 0)
+			fprintf(out, "  ro-bind    %s\n", host);
+	}
+	fprintf(out, "  ro-bind    /etc\n  proc       /proc             (new, for the new pid "
+		     "namespace)\n");
+	for (size_t i = 0; i < ARRAY_SIZE(proc_masked); i++)
+		if (access(proc_masked[i], F_OK) == 0)
+			fprintf(out, "  mask       %s\n", proc_masked[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(proc_readonly); i++)
+		if (access(proc_readonly[i], F_OK) == 0)
+			fprintf(out, "  read-only  %s\n", proc_readonly[i]);
+	fprintf(out, "  tmpfs      /dev              (size 64k)\n");
+	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++)
+		fprintf(out, "  dev-bind   /dev/%s\n", dev_nodes[i]);
+	fprintf(out, "  devpts     /dev/pts          (new instance)\n"
+		     "  tmpfs      /dev/shm\n  tmpfs      /tmp              (size %s)\n",
+		TMP_SIZE);
+	if (strcmp(ids->home, "/") != 0)
+		fprintf(out, "  tmpfs      %-17s (empty home)\n", ids->home);
+	for (size_t i = 0; i < p->n_mounts; i++) {
+		const struct mount_req *m = &p->mounts[i];
+
+		if (m->kind == MOUNT_TMPFS)
+			fprintf(out, "  tmpfs      %s%s%llu\n", m->dst, m->size ? "  size " : "",
+				(unsigned long long)m->size);
+		else
+			fprintf(out, "  %-10s %s <- %s\n", m->kind == MOUNT_BIND ? "bind" : "ro-bind",
+				m->dst, m->src);
+	}
 }

@@ -1,9 +1,13 @@
 /* The sandbox's private root: a fresh tmpfs with the host's /usr and /etc read-only, a new /proc,
  * a minimal /dev, a private /tmp and an empty $HOME, plus the user's binds; then pivot_root. */
 #pragma once
+#include <stdio.h>
+
 #include "errors.h"
 #include "plan.h"
 #include "user.h"
 
 /* Runs inside the new user and mount namespaces, as pid 1 of the new pid namespace. */
 int mounts_build_root(const struct plan *p, const struct ids *ids, struct herr *e);
+/* --dry-run: the mounts mounts_build_root would make, one a line. */
+void mounts_describe(const struct plan *p, const struct ids *ids, FILE *out);

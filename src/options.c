@@ -3,19 +3,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
 
+#include "policy.h"
 #include "util.h"
-
-struct option_def {
-	const char *name;     /* long name without dashes */
-	char short_name;      /* 0: none */
-	const char *arg;      /* argument placeholder for --help; NULL: a flag */
-	const char *help;
-	int (*set)(struct plan *p, const char *opt, const char *arg, struct herr *e);
-};
 
 static int parse_id(const char *opt, const char *arg, unsigned *out, struct herr *e)
 {
@@ -224,6 +218,17 @@ static int set_verbose(struct plan *p, const char *opt, const char *arg, struct 
 	return 0;
 }
 
+static int set_policy(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	return policy_apply(p, arg, e);
+}
+
+static int set_dry_run(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	p->dry_run = true;
+	return 0;
+}
+
 static const struct option_def run_options[] = {
 	{"uid", 0, "N", "uid inside the sandbox (default: your own); your uid maps to it", set_uid},
 	{"gid", 0, "N", "gid inside the sandbox (default: your own); your gid maps to it", set_gid},
@@ -251,8 +256,12 @@ static const struct option_def run_options[] = {
 	/* ---- cgroups, limits, timeout, report (issue 5) ---- */
 
 	/* ---- policies (issue 6) ---- */
+	{"policy", 0, "NAME|PATH", "apply a policy file first (repeatable); see hutch-policy(5)",
+	 set_policy, OPT_FIRST | OPT_CLI_ONLY},
+	{"dry-run", 0, NULL, "print the plan (namespaces, ids, mounts...) and run nothing",
+	 set_dry_run, OPT_CLI_ONLY},
 
-	{"help", 'h', NULL, "show this help", NULL},
+	{"help", 'h', NULL, "show this help", NULL, OPT_CLI_ONLY},
 };
 
 /* Levenshtein distance, to suggest the option the user probably meant. */
@@ -276,7 +285,7 @@ static size_t distance(const char *a, const char *b)
 	return prev[lb];
 }
 
-static int unknown_option(const char *given, struct herr *e)
+const char *options_suggest(const char *given)
 {
 	const char *best = NULL;
 	size_t best_d = 3; /* only suggest close matches */
@@ -288,10 +297,23 @@ static int unknown_option(const char *given, struct herr *e)
 			best = run_options[i].name;
 		}
 	}
+	return best;
+}
+
+static int unknown_option(const char *given, struct herr *e)
+{
+	const char *best = options_suggest(given);
+
 	if (best)
 		return herr_set(e, 0, "unknown option '--%s' (did you mean '--%s'?)", given, best);
 	herr_set(e, 0, "unknown option '--%s'", given);
 	return herr_hint(e, "see 'hutch run --help'");
+}
+
+const struct option_def *options_table(size_t *n)
+{
+	*n = ARRAY_SIZE(run_options);
+	return run_options;
 }
 
 static const struct option_def *find_long(const char *name, size_t len)
@@ -302,6 +324,11 @@ static const struct option_def *find_long(const char *name, size_t len)
 	return NULL;
 }
 
+const struct option_def *options_find(const char *name)
+{
+	return find_long(name, strlen(name));
+}
+
 static const struct option_def *find_short(char c)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(run_options); i++)
@@ -310,8 +337,32 @@ static const struct option_def *find_short(char c)
 	return NULL;
 }
 
-enum parse_result options_parse_run(struct plan *p, int argc, char **argv, int *cmd_index,
-				    struct herr *e)
+int options_apply(struct plan *p, const struct option_def *o, const char *value,
+		  struct herr *e)
+{
+	if (o->arg && !value)
+		return herr_set(e, 0, "option '--%s' needs an argument %s", o->name, o->arg);
+	if (!o->arg && value)
+		return herr_set(e, 0, "option '--%s' takes no argument", o->name);
+	return o->set(p, o->name, value, e);
+}
+
+/* Which options a pass over the command line applies. */
+typedef bool (*pass_filter)(const struct option_def *o);
+
+static bool first_pass(const struct option_def *o)
+{
+	return o->flags & OPT_FIRST;
+}
+
+static bool second_pass(const struct option_def *o)
+{
+	return !(o->flags & OPT_FIRST);
+}
+
+/* Walk the options before the command, applying those the filter takes. */
+static enum parse_result walk(struct plan *p, int argc, char **argv, int *cmd_index,
+			      pass_filter take, struct herr *e)
 {
 	int i = 0;
 
@@ -354,11 +405,8 @@ enum parse_result options_parse_run(struct plan *p, int argc, char **argv, int *
 				return PARSE_ERROR;
 			}
 			value = argv[i++];
-		} else if (!o->arg && value) {
-			herr_set(e, 0, "option '--%s' takes no argument", o->name);
-			return PARSE_ERROR;
 		}
-		if (o->set(p, o->name, value, e) < 0)
+		if (take(o) && options_apply(p, o, value, e) < 0)
 			return PARSE_ERROR;
 	}
 	if (i >= argc) {
@@ -368,6 +416,18 @@ enum parse_result options_parse_run(struct plan *p, int argc, char **argv, int *
 	}
 	*cmd_index = i;
 	return PARSE_OK;
+}
+
+enum parse_result options_parse_run(struct plan *p, int argc, char **argv, int *cmd_index,
+				    struct herr *e)
+{
+	enum parse_result r;
+
+	/* Policies first, wherever they stand: options on the command line override them. */
+	r = walk(p, argc, argv, cmd_index, first_pass, e);
+	if (r != PARSE_OK)
+		return r;
+	return walk(p, argc, argv, cmd_index, second_pass, e);
 }
 
 void options_print_help(FILE *out)

@@ -58,6 +58,7 @@ struct plan {
 	/* ---- cgroups, limits, timeout, report (issue 5) ---- */
 
 	/* ---- policies (issue 6) ---- */
+	bool dry_run; /* print the plan, run nothing */
 };
 
 void plan_init(struct plan *p);

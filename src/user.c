@@ -192,19 +192,45 @@ static int start_keeper(struct ids *ids, struct herr *e)
 	return fd;
 }
 
-int user_prepare(const struct plan *p, struct ids *ids, struct herr *e)
+/* The caller's ids and who they are inside; no lookup of ranges yet. */
+static void who(const struct plan *p, struct ids *ids)
 {
-	struct subid_range ranges[IDMAP_MAX];
-	size_t n;
-	int nsfd;
-
 	ids->keeper_netns = -1;
 	ids->outside_uid = getuid();
 	ids->outside_gid = getgid();
 	ids->uid = p->has_uid ? p->uid : ids->outside_uid;
 	ids->gid = p->has_gid ? p->gid : ids->outside_gid;
 	ids->home = inside_home(ids);
+}
 
+int user_preview(const struct plan *p, struct ids *ids)
+{
+	struct subid_range *ur = NULL, *gr = NULL;
+	_cleanup_free_ char *u = NULL, *g = NULL;
+	int nu = 0, ng = 0;
+
+	who(p, ids);
+	ids->subids = lookup_ranges(user_name(ids), &ur, &nu, &gr, &ng) == 0 && nu > 0 && ng > 0 &&
+		      (u = find_on_path("newuidmap")) && (g = find_on_path("newgidmap"));
+	if (ids->subids) {
+		build_map(&ids->uidmap, ids->uid, ids->outside_uid, ur, (size_t)nu);
+		build_map(&ids->gidmap, ids->gid, ids->outside_gid, gr, (size_t)ng);
+	} else {
+		single_map(&ids->uidmap, ids->uid, ids->outside_uid);
+		single_map(&ids->gidmap, ids->gid, ids->outside_gid);
+	}
+	free(ur);
+	free(gr);
+	return 0;
+}
+
+int user_prepare(const struct plan *p, struct ids *ids, struct herr *e)
+{
+	struct subid_range ranges[IDMAP_MAX];
+	size_t n;
+	int nsfd;
+
+	who(p, ids);
 	nsfd = keeper_connect(ids->outside_uid, &ids->keeper_netns);
 	if (nsfd < 0)
 		nsfd = start_keeper(ids, e);

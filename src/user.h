@@ -36,6 +36,8 @@ struct ids {
 /* Decide the maps before the sandbox is cloned; with subordinate ids, join (or start) the keeper,
  * so the clone that follows nests the sandbox's user namespace in the keeper's. */
 int user_prepare(const struct plan *p, struct ids *ids, struct herr *e);
+/* --dry-run: the ids and maps the sandbox would get, in host ids, changing nothing. */
+int user_preview(const struct plan *p, struct ids *ids);
 /* Write the maps of the just-cloned child `pid`. */
 int user_write_maps(pid_t pid, const struct ids *ids, struct herr *e);
 /* Run newuidmap and newgidmap, side by side, to give `pid` the maps in ids. */
