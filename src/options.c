@@ -255,6 +255,8 @@ static const struct option_def run_options[] = {
 
 	/* ---- cgroups, limits, timeout, report (issue 5) ---- */
 
+	/* ---- images and overlays (issue 7) ---- */
+
 	/* ---- policies (issue 6) ---- */
 	{"policy", 0, "NAME|PATH", "apply a policy file first (repeatable); see hutch-policy(5)",
 	 set_policy, OPT_FIRST | OPT_CLI_ONLY},

@@ -57,6 +57,8 @@ struct plan {
 
 	/* ---- cgroups, limits, timeout, report (issue 5) ---- */
 
+	/* ---- images and overlays (issue 7) ---- */
+
 	/* ---- policies (issue 6) ---- */
 	bool dry_run; /* print the plan, run nothing */
 };
