@@ -47,6 +47,8 @@ static int prepare(const struct sandbox *sb, int master, struct herr *e)
 	init_reset_signals();
 	if (caps_drop(sb->plan->caps_keep, e) < 0) /* capabilities, no_new_privs */
 		return -1;
+	hutch_say(sb->plan->verbose, "command: %s capabilities, no_new_privs, exec %s",
+		  sb->plan->caps_keep ? "kept only --cap-add" : "no", sb->plan->argv[0]);
 	/* ---- Landlock (issue 3) ---- */
 	/* ---- seccomp: the very last step before execve (issue 3) ---- */
 	return 0;

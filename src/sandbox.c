@@ -52,20 +52,30 @@ static int set_hostname(const struct plan *p, struct herr *e)
 {
 	if (sethostname(p->hostname, strlen(p->hostname)) < 0)
 		return herr_set(e, errno, "--hostname %s", p->hostname);
+	hutch_say(p->verbose, "uts namespace: hostname %s", p->hostname);
 	return 0;
 }
 
 static int network(const struct sandbox *sb, struct herr *e)
 {
+	hutch_say(sb->plan->verbose, "network: %s",
+		  sb->plan->share_net ? "the host's"
+		  : sb->net_ready     ? "a fresh namespace from the keeper, loopback up"
+				      : "a new namespace, loopback up");
 	return sb->plan->share_net || sb->net_ready ? 0 : net_loopback_up(e);
 }
 
 /* A time namespace can only be entered by children (unshare affects what we fork next), and
  * clone's flags have no room for it: so the init unshares it for the command. */
-static int time_namespace(struct herr *e)
+static int time_namespace(int verbose, struct herr *e)
 {
-	if (unshare(CLONE_NEWTIME) < 0 && errno != EINVAL)
-		return herr_set(e, errno, "cannot create a time namespace");
+	if (unshare(CLONE_NEWTIME) < 0) {
+		if (errno != EINVAL)
+			return herr_set(e, errno, "cannot create a time namespace");
+		hutch_say(verbose, "time namespace: this kernel has none");
+		return 0;
+	}
+	hutch_say(verbose, "time namespace: new, for the command");
 	return 0;
 }
 
@@ -99,7 +109,7 @@ static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 	    mounts_build_root(p, &sb->ids, e) < 0 ||  /* mount namespace: private root */
 	    set_hostname(p, e) < 0 ||                  /* uts namespace */
 	    network(sb, e) < 0 ||                      /* net namespace */
-	    time_namespace(e) < 0 ||                   /* time namespace */
+	    time_namespace(p->verbose, e) < 0 ||       /* time namespace */
 	    open_terminal(sb, &master, e) < 0 ||       /* our own pty */
 	    start_command(sb, master, &command, e) < 0) /* caps, no_new_privs, exec: command.c */
 		return -1;
@@ -260,7 +270,7 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 	if (user_write_maps(sb->pid, &sb->ids, e) < 0)
 		return -1;
 	hutch_say(p->verbose, "user namespace: %zu uid extents, %zu gid extents%s",
-		  sb->ids.uidmap.n, sb->ids.gidmap.n, sb->ids.subids ? "" : " (own ids only)");
+		  sb->ids.uidmap.n, sb->ids.gidmap.n, sb->ids.subids ? ", nested in the keeper's" : " (own ids only)");
 	if (channel_send(sb->sock[0], MSG_GO, NULL, -1) < 0)
 		return herr_set(e, errno, "cannot reach the sandbox's init");
 	return await_ready(sb, master, e);

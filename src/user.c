@@ -250,8 +250,6 @@ int user_prepare(const struct plan *p, struct ids *ids, struct herr *e)
 	build_map(&ids->uidmap, ids->uid, ids->outside_uid, ranges, n);
 	n = keeper_ranges("/proc/self/gid_map", ids->outside_gid, ranges);
 	build_map(&ids->gidmap, ids->gid, ids->outside_gid, ranges, n);
-	hutch_say(p->verbose, "user namespace: nested in the keeper's, %zu uid extents",
-		  ids->uidmap.n);
 	return 0;
 }
 

@@ -4,6 +4,7 @@ namespaces, so each sandbox skips newuidmap/newgidmap."""
 
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -12,7 +13,8 @@ from conftest import ok, subid_ranges
 
 
 def keepers():
-    """Pids of this user's hutch-keeper processes."""
+    """Pids of this user's live hutch-keeper processes (zombies left out: a dead
+    keeper waits there until its parent, the monitor that started it, exits)."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -20,16 +22,17 @@ def keepers():
         try:
             with open(f"/proc/{entry}/comm") as f:
                 comm = f.read().strip()
-            st = os.stat(f"/proc/{entry}")
+            if comm != "hutch-keeper":
+                continue
+            # A non-dumpable process's /proc directory belongs to root, so look at
+            # its real uid and state in status instead.
+            with open(f"/proc/{entry}/status") as f:
+                fields = dict(l.split(":", 1) for l in f if ":" in l)
         except OSError:
             continue
-        # A non-dumpable process's /proc directory belongs to root, so look at
-        # its real uid in status instead.
-        if comm != "hutch-keeper":
+        if fields["State"].split()[0] == "Z":
             continue
-        with open(f"/proc/{entry}/status") as f:
-            uid = next(int(l.split()[1]) for l in f if l.startswith("Uid:"))
-        if uid == os.getuid() or st.st_uid == os.getuid():
+        if int(fields["Uid"].split()[0]) == os.getuid():
             found.append(int(entry))
     return found
 
@@ -96,13 +99,25 @@ def test_keeper_holds_none_of_the_callers_fds(sandbox, subids):
     assert r.stdout == "done\n"
 
 
-def test_each_sandbox_gets_its_own_fresh_network_namespace(sh, subids):
+def test_each_sandbox_gets_its_own_fresh_network_namespace(hutch_bin, subids):
+    # All four alive at once: a namespace's inode number is reused once it is
+    # freed, so sandboxes that ran one after the other could show the same one.
+    script = "readlink /proc/self/ns/net; tail -n +3 /proc/net/dev; read x"
+    procs = [subprocess.Popen([hutch_bin, "run", "--", "sh", "-c", script],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
     seen = set()
-    for _ in range(4):
-        r = ok(sh("readlink /proc/self/ns/net; tail -n +3 /proc/net/dev"))
-        lines = r.stdout.splitlines()
-        seen.add(lines[0])
-        assert [l.split(":")[0].strip() for l in lines[1:]] == ["lo"]
+    try:
+        for p in procs:
+            first = p.stdout.readline()
+            lo = p.stdout.readline()
+            assert first.startswith("net:["), first + p.stderr.read()
+            assert lo.split(":")[0].strip() == "lo", lo
+            seen.add(first.strip())
+    finally:
+        for p in procs:
+            p.communicate("\n", timeout=30)
+    assert all(p.returncode == 0 for p in procs)
     assert len(seen) == 4, seen
 
 

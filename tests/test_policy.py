@@ -171,3 +171,13 @@ def test_completion_completes_options_policies_and_caps(run):
     assert "--ro-bind" in complete(script, ["hutch", "run", "--ro"])
     assert "CAP_NET_ADMIN" in complete(script, ["hutch", "run", "--cap-add", "CAP_NET_A"])
     assert "show" in complete(script, ["hutch", "policy", "s"])
+
+
+def test_policy_parser_unit_tests_in_c(hutch_bin):
+    """tests/unit/policy_test.c: every rule and error of the parser, in C."""
+    exe = os.path.join(os.path.dirname(hutch_bin), "policy-test")
+    if not os.path.exists(exe):
+        pytest.fail(f"{exe} is missing: meson builds it with hutch")
+    r = subprocess.run([exe], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip().endswith(", 0 failed"), r.stdout
