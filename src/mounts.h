@@ -9,5 +9,7 @@
 
 /* Runs inside the new user and mount namespaces, as pid 1 of the new pid namespace. */
 int mounts_build_root(const struct plan *p, const struct ids *ids, struct herr *e);
+/* In the monitor, before anything else: create the --bind-create sources on the host. */
+int mounts_create_sources(const struct plan *p, struct herr *e);
 /* --dry-run: the mounts mounts_build_root would make, one a line. */
 void mounts_describe(const struct plan *p, const struct ids *ids, FILE *out);

@@ -132,6 +132,14 @@ static int set_ro_bind(struct plan *p, const char *opt, const char *arg, struct 
 	return add_bind(p, MOUNT_RO_BIND, opt, arg, e);
 }
 
+static int set_bind_create(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	if (add_bind(p, MOUNT_BIND, opt, arg, e) < 0)
+		return -1;
+	p->mounts[p->n_mounts - 1].create = true;
+	return 0;
+}
+
 static int set_tmpfs(struct plan *p, const char *opt, const char *arg, struct herr *e)
 {
 	_cleanup_free_ char *dst = xstrdup(arg);
@@ -238,6 +246,8 @@ static const struct option_def run_options[] = {
 	{"bind", 0, "SRC[:DST]", "bind host SRC read-write at DST (default: the same path)",
 	 set_bind},
 	{"ro-bind", 0, "SRC[:DST]", "bind host SRC read-only at DST", set_ro_bind},
+	{"bind-create", 0, "SRC[:DST]", "like --bind, creating SRC (a directory) when missing",
+	 set_bind_create},
 	{"tmpfs", 0, "DST[:SIZE]", "mount a fresh tmpfs at DST, optionally limited to SIZE",
 	 set_tmpfs},
 	{"chdir", 0, "DIR", "working directory inside (default: yours if visible, else $HOME)",

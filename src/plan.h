@@ -18,6 +18,7 @@ struct mount_req {
 	char *src;     /* host path (binds only) */
 	char *dst;     /* absolute path inside the sandbox */
 	uint64_t size; /* tmpfs size in bytes, 0 = the kernel's default */
+	bool create;   /* --bind-create: make SRC (a directory) on the host when missing */
 };
 
 struct env_req {

@@ -149,15 +149,23 @@ static const char *variable(const char *name, char *buf, size_t size, struct her
 		snprintf(buf, size, "%u", (unsigned)(name[0] == 'U' ? getuid() : getgid()));
 		return buf;
 	}
-	if (strcmp(name, "PWD") == 0)
-		return getcwd(buf, size) ? buf : (herr_set(e, errno, "$PWD"), NULL);
+	if (strcmp(name, "PWD") == 0 || strcmp(name, "PROJECT") == 0) {
+		const char *slash;
+
+		if (!getcwd(buf, size))
+			return herr_set(e, errno, "$%s", name), NULL;
+		/* PROJECT: the last part of $PWD, to name per-project directories */
+		slash = strrchr(buf, '/');
+		return name[1] == 'R' && slash && slash[1] ? slash + 1 : buf;
+	}
 	if (strcmp(name, "XDG_CACHE_HOME") == 0 && !getenv(name) && getenv("HOME")) {
 		snprintf(buf, size, "%s/.cache", getenv("HOME"));
 		return buf;
 	}
 	if (strcmp(name, "HOME") && strcmp(name, "XDG_RUNTIME_DIR") && strcmp(name, "XDG_CACHE_HOME")) {
 		herr_set(e, 0, "unknown variable '$%s'", name);
-		herr_hint(e, "policies know $HOME $PWD $UID $GID $XDG_RUNTIME_DIR $XDG_CACHE_HOME");
+		herr_hint(e, "policies know $HOME $PWD $PROJECT $UID $GID $XDG_RUNTIME_DIR "
+			     "$XDG_CACHE_HOME");
 		return NULL;
 	}
 	v = getenv(name);

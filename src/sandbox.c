@@ -254,8 +254,8 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 	const struct plan *p = sb->plan;
 	char *cwd;
 
-	if (user_prepare(p, &sb->ids, e) < 0 || check_pass_fds(p, e) < 0 ||
-	    channel_pair(sb->sock, e) < 0)
+	if (mounts_create_sources(p, e) < 0 || user_prepare(p, &sb->ids, e) < 0 ||
+	    check_pass_fds(p, e) < 0 || channel_pair(sb->sock, e) < 0)
 		return -1;
 	sb->envp = env_build(p, &sb->ids);
 	terminal_probe(&sb->tty);

@@ -371,3 +371,24 @@ def test_relative_symlink_destination_stays_inside(sh, tmp_path):
     assert_refused_or_ok(r)
     assert sorted(os.listdir(t)) == ["marker"]
     assert_nothing_mounted_under(tmp_path)
+
+
+def test_bind_create_makes_the_source_and_keeps_what_is_written(sh, tmp_path):
+    src = tmp_path / "new" / "cache"
+    ok(sh("echo kept > /c/f", "--bind-create", f"{src}:/c"))
+    assert (src / "f").read_text() == "kept\n"
+    assert (src.stat().st_mode & 0o777) == 0o700
+    assert src.stat().st_uid == os.getuid()
+    # the second run finds it and sees what the first one left
+    assert ok(sh("cat /c/f", "--bind-create", f"{src}:/c")).stdout == "kept\n"
+
+
+def test_bind_create_error_names_the_source(sh, tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root may write into a read-only directory; run as a normal user")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    r = sh("true", "--bind-create", f"{ro}/x:/c")
+    assert r.returncode == 125
+    assert f"--bind-create {ro}/x" in r.stderr

@@ -64,11 +64,12 @@ def test_user_policy_shadows_builtin(sh, tmp_path):
 
 def test_variables_expand(run, tmp_path):
     pol = write(tmp_path / "v.policy",
-                "setenv H=$HOME\nsetenv U=${UID}:$GID\nsetenv D=$$5\nchdir $PWD\n")
+                "setenv H=$HOME\nsetenv U=${UID}:$GID\nsetenv D=$$5\nchdir $PWD\n"
+                "setenv P=$PROJECT\n")
     r = ok(run("policy", "show", pol, cwd=str(tmp_path)))
     assert r.stdout.splitlines() == [
         f"setenv H={os.environ['HOME']}", f"setenv U={os.getuid()}:{os.getgid()}",
-        "setenv D=$5", f"chdir {tmp_path}"]
+        "setenv D=$5", f"chdir {tmp_path}", f"setenv P={tmp_path.name}"]
 
 
 def test_builtin_default_is_listed_and_shown(run):
