@@ -35,6 +35,7 @@ void plan_add_mount(struct plan *p, enum mount_kind kind, const char *src, const
 
 	p->mounts = xreallocarray(p->mounts, p->n_mounts + 1, sizeof(*p->mounts));
 	m = &p->mounts[p->n_mounts++];
+	memset(m, 0, sizeof(*m));
 	m->kind = kind;
 	m->src = src ? xstrdup(src) : NULL;
 	m->dst = xstrdup(dst);
