@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "limits.h"
 #include "util.h"
 
@@ -126,27 +127,20 @@ static char *bits_names(unsigned bits)
 	return xstrdup(buf);
 }
 
-/* Our cgroup in the hierarchy with these controllers (0: v2), from /proc/self/cgroup. */
-static char *own_cgroup(unsigned bits)
+/* Our cgroup in the hierarchy with these controllers (0: v2), from /proc/self/cgroup's text. */
+static char *own_cgroup(const char *text, unsigned bits)
 {
-	_cleanup_free_ char *line = NULL;
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	size_t cap = 0;
-	char *found = NULL;
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		const char *a = strchr(l, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+		_cleanup_free_ char *ctrls = NULL;
 
-	if (!f)
-		return NULL;
-	while (!found && getline(&line, &cap, f) > 0) {
-		char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
 		if (!b)
 			continue;
-		*b = 0;
-		b[1 + strcspn(b + 1, "\n")] = 0;
-		if (bits ? ctrl_bits(a + 1) == bits : a[1] == 0)
-			found = xstrdup(b + 1);
+		ctrls = strndup(a + 1, (size_t)(b - a - 1));
+		if (ctrls && (bits ? ctrl_bits(ctrls) == bits : ctrls[0] == 0))
+			return strndup(b + 1, strcspn(b + 1, "\n"));
 	}
-	fclose(f);
-	return found;
+	return NULL;
 }
 
 /* The directory of cgroup path cgpath in a hierarchy mounted at mnt showing root. */
@@ -166,9 +160,12 @@ static void find_hierarchies(const struct plan *p, struct cgroup *cg)
 	_cleanup_free_ char *line = NULL;
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	size_t cap = 0;
+	char self[4096];
 
 	if (!f)
 		return;
+	if (cg_read(AT_FDCWD, "/proc/self/cgroup", self, sizeof(self)) < 0)
+		self[0] = 0;
 	while (getline(&line, &cap, f) > 0) {
 		char root[PATH_MAX], mnt[PATH_MAX], fstype[32], opts[512];
 		const char *dash = strstr(line, " - ");
@@ -189,7 +186,7 @@ static void find_hierarchies(const struct plan *p, struct cgroup *cg)
 		} else {
 			continue;
 		}
-		own = p->cgroup_parent ? xstrdup(p->cgroup_parent) : own_cgroup(h->ctrls);
+		own = p->cgroup_parent ? xstrdup(p->cgroup_parent) : own_cgroup(self, h->ctrls);
 		h->fd = h->leaf = -1;
 		h->mount = xstrdup(mnt);
 		h->name = h == &cg->v2 ? xstrdup("cgroup2") : bits_names(h->ctrls);
@@ -299,21 +296,26 @@ static bool launcher_gone(const char *name)
  * processes (rmdir says EBUSY until the cgroup is empty). */
 static void remove_tree(int parentfd, const char *name)
 {
-	_cleanup_close_ int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(dup(fd)) : NULL;
+	_cleanup_close_ int fd = -1;
+	DIR *d;
 	struct dirent *de;
 
-	while (d && (de = readdir(d)))
-		if (de->d_type == DT_DIR && de->d_name[0] != '.')
-			remove_tree(fd, de->d_name);
-	if (d)
-		closedir(d);
 	for (int i = 0; i < 400; i++) {
-		if (unlinkat(parentfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+		if (unlinkat(parentfd, name, AT_REMOVEDIR) == 0 ||
+		    (errno != EBUSY && errno != ENOTEMPTY))
 			return;
-		if (errno != EBUSY)
-			return;
-		nanosleep(&(struct timespec){0, 5000000}, NULL);
+		if (i == 0) {
+			/* cgroups the sandbox made inside its own go first */
+			fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			d = fd >= 0 ? fdopendir(dup(fd)) : NULL;
+			while (d && (de = readdir(d)))
+				if (de->d_type == DT_DIR && de->d_name[0] != '.')
+					remove_tree(fd, de->d_name);
+			if (d)
+				closedir(d);
+			continue;
+		}
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
 	}
 }
 
@@ -409,6 +411,12 @@ int cgroup_setup(const struct plan *p, struct cgroup *cg, struct herr *e)
 	find_hierarchies(p, cg);
 	if (choose(p, cg, e) < 0)
 		return -1;
+	/* only a timeout or a report, and nothing delegated: run without a cgroup, quietly */
+	bool any = cg->v2.parent != NULL;
+	for (size_t i = 0; i < cg->n_v1; i++)
+		any |= cg->v1[i].parent != NULL;
+	if (!any)
+		return 0;
 	if (getrandom(&rnd, sizeof(rnd), 0) < 0)
 		rnd = (uint32_t)time(NULL);
 	snprintf(cg->name, sizeof(cg->name), "hutch-%d-%08" PRIx32, (int)getpid(), rnd);
@@ -432,12 +440,39 @@ int cgroup_clone_fd(const struct cgroup *cg)
 	return cg->active && cg->v2.dir ? cg->v2.leaf : -1;
 }
 
-int cgroup_attach(const struct cgroup *cg, pid_t pid, struct herr *e)
+static bool has_v1(const struct cgroup *cg)
 {
 	for (size_t i = 0; cg->active && i < cg->n_v1; i++)
+		if (cg->v1[i].dir)
+			return true;
+	return false;
+}
+
+/*
+ * Moving a process between v1 cgroups waits for an RCU grace period (the kernel's
+ * cgroup_threadgroup_rwsem), several milliseconds on an idle machine. So the monitor does it
+ * after GO, while the init builds its root, and tells the init when it is done; the init waits
+ * for that before it makes its cgroup namespace, forks, or runs anything of the user's.
+ */
+int cgroup_attach(const struct cgroup *cg, pid_t pid, int sock, struct herr *e)
+{
+	if (!has_v1(cg))
+		return 0;
+	for (size_t i = 0; i < cg->n_v1; i++)
 		if (cg->v1[i].dir && cg_write(cg->v1[i].leaf, "cgroup.procs", "%d", (int)pid) < 0)
 			return herr_set(e, errno, "cannot move the sandbox into cgroup %s",
 					cg->v1[i].dir);
+	if (channel_send(sock, MSG_GO, NULL, -1) < 0)
+		return herr_set(e, errno, "cannot reach the sandbox's init");
+	return 0;
+}
+
+int cgroup_await_attach(const struct cgroup *cg, int sock, struct herr *e)
+{
+	struct msg m;
+
+	if (has_v1(cg) && (channel_recv(sock, &m, NULL) != 0 || m.type != MSG_GO))
+		return herr_set(e, 0, "the monitor did not move the sandbox into its cgroups");
 	return 0;
 }
 

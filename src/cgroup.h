@@ -63,8 +63,10 @@ struct cg_stats {
 int cgroup_setup(const struct plan *p, struct cgroup *cg, struct herr *e);
 /* The fd for clone3's CLONE_INTO_CGROUP, or -1 (no v2 cgroup). */
 int cgroup_clone_fd(const struct cgroup *cg);
-/* Monitor, after the clone and before GO: move the init into the v1 cgroups. */
-int cgroup_attach(const struct cgroup *cg, pid_t pid, struct herr *e);
+/* Monitor, after GO: move the init into the v1 cgroups, then tell it (a second MSG_GO). */
+int cgroup_attach(const struct cgroup *cg, pid_t pid, int sock, struct herr *e);
+/* Init: wait until the monitor has moved it (no-op without v1 cgroups). */
+int cgroup_await_attach(const struct cgroup *cg, int sock, struct herr *e);
 /* Init, after GO: a cgroup namespace rooted at the sandbox's cgroup, and /sys/fs/cgroup showing
  * only that subtree, read-only. */
 int cgroup_enter_namespace(const struct cgroup *cg, struct herr *e);

@@ -5,8 +5,8 @@
  *   -----------------                     -------------------              ---------------
  *   cgroup (limits), id maps, env, tty
  *   clone3(every namespace) ------------> wait for the id maps
- *   v1 cgroups, id maps, then GO -------> cgroup namespace (when limited)
- *                                         private root, pivot_root, /sys/fs/cgroup
+ *   id maps, then GO ------------------> private root, pivot_root
+ *   v1 cgroups, then GO again ----------> cgroup namespace, /sys/fs/cgroup
  *                                         hostname, loopback up
  *                                         time namespace for the command
  *                                         pty (if stdin is a terminal), rlimits
@@ -103,8 +103,9 @@ static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 	pid_t command = -1;
 
 	if (await_maps(sb, e) < 0 ||                  /* user namespace: ids mapped */
-	    cgroup_enter_namespace(&sb->cg, e) < 0 ||  /* cgroup namespace, at our own cgroup */
 	    mounts_build_root(p, &sb->ids, e) < 0 ||  /* mount namespace: private root */
+	    cgroup_await_attach(&sb->cg, sb->sock[1], e) < 0 || /* in our v1 cgroups */
+	    cgroup_enter_namespace(&sb->cg, e) < 0 ||  /* cgroup namespace, at our own cgroup */
 	    cgroup_mount_view(&sb->cg, e) < 0 ||       /* /sys/fs/cgroup: our subtree, read-only */
 	    set_hostname(p, e) < 0 ||                  /* uts namespace */
 	    network(sb, e) < 0 ||                      /* net namespace */
@@ -282,12 +283,14 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 	 * the process that holds the sandbox's pty and pidfd. (After the clone, so the child
 	 * stays readable for newuidmap.) */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (cgroup_attach(&sb->cg, sb->pid, e) < 0 || user_write_maps(sb->pid, &sb->ids, e) < 0)
+	if (user_write_maps(sb->pid, &sb->ids, e) < 0)
 		return -1;
 	hutch_say(p->verbose, "user namespace: %zu uid extents, %zu gid extents%s",
 		  sb->ids.uidmap.n, sb->ids.gidmap.n, sb->ids.subids ? "" : " (own ids only)");
 	if (channel_send(sb->sock[0], MSG_GO, NULL, -1) < 0)
 		return herr_set(e, errno, "cannot reach the sandbox's init");
+	if (cgroup_attach(&sb->cg, sb->pid, sb->sock[0], e) < 0) /* v1, while the init mounts */
+		return -1;
 	return await_ready(sb, master, e);
 }
 
