@@ -294,7 +294,7 @@ static bool launcher_gone(const char *name)
 
 /* Remove a cgroup directory and whatever the sandbox made below it, waiting for dying
  * processes (rmdir says EBUSY until the cgroup is empty). */
-static void remove_tree(int parentfd, const char *name)
+static void remove_tree(int parentfd, const char *name, int tries)
 {
 	_cleanup_close_ int fd = -1;
 	DIR *d;
@@ -310,7 +310,7 @@ static void remove_tree(int parentfd, const char *name)
 			d = fd >= 0 ? fdopendir(dup(fd)) : NULL;
 			while (d && (de = readdir(d)))
 				if (de->d_type == DT_DIR && de->d_name[0] != '.')
-					remove_tree(fd, de->d_name);
+					remove_tree(fd, de->d_name, tries);
 			if (d)
 				closedir(d);
 			continue;
@@ -320,7 +320,8 @@ static void remove_tree(int parentfd, const char *name)
 }
 
 /* Cgroups of launchers that died before they could clean up (SIGKILL): theirs are empty now,
- * since the sandbox's init died with its parent. */
+ * since the sandbox's init died with its parent. Only empty ones are removed, never killed: a
+ * launcher in another pid namespace would look dead from here. */
 static void remove_stale(const char *parent)
 {
 	_cleanup_close_ int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -328,13 +329,8 @@ static void remove_stale(const char *parent)
 	struct dirent *de;
 
 	while (d && (de = readdir(d)))
-		if (de->d_type == DT_DIR && launcher_gone(de->d_name)) {
-			_cleanup_close_ int sub =
-			    openat(fd, de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-			if (sub >= 0 && cg_has(sub, "cgroup.kill"))
-				cg_write(sub, "cgroup.kill", "1");
-			remove_tree(fd, de->d_name);
-		}
+		if (de->d_type == DT_DIR && launcher_gone(de->d_name))
+			remove_tree(fd, de->d_name, 2);
 	if (d)
 		closedir(d);
 }
@@ -525,7 +521,7 @@ static void hier_free(struct cg_hier *h)
 	if (h->dir) {
 		_cleanup_close_ int pfd = open(h->parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (pfd >= 0)
-			remove_tree(pfd, strrchr(h->dir, '/') + 1);
+			remove_tree(pfd, strrchr(h->dir, '/') + 1, 1000);
 	}
 	cgroup_close_hier(h);
 	free(h->mount);
@@ -609,10 +605,12 @@ int cgroup_mount_view(const struct cgroup *cg, struct herr *e)
 		dst = xasprintf("/sys/fs/cgroup/%s", strrchr(h->mount, '/') + 1);
 		if (mkdir(dst, 0755) < 0 && errno != EEXIST)
 			return herr_set(e, errno, "cannot create %s", dst);
-		if (h == &cg->v2 ? mount("cgroup2", dst, "cgroup2", ro, NULL)
-				 : mount("cgroup", dst, "cgroup", ro, h->name))
-			return herr_set(e, errno, "cannot mount the %s cgroup view on %s", h->name,
-					dst);
+		if (h == &cg->v2 && mount("cgroup2", dst, "cgroup2", ro, NULL) < 0)
+			return herr_set(e, errno, "cannot mount the cgroup2 view on %s", dst);
+		/* a v1 mount must name the hierarchy's exact controllers; one comounted with a
+		 * controller hutch does not know stays out of the view (the limits still apply) */
+		if (h != &cg->v2 && mount("cgroup", dst, "cgroup", ro, h->name) < 0)
+			rmdir(dst);
 	}
 	if (mount(NULL, "/sys/fs/cgroup", NULL, MS_REMOUNT | ro, "mode=0755,size=64k") < 0)
 		return herr_set(e, errno, "cannot make /sys/fs/cgroup read-only");
