@@ -123,3 +123,37 @@ def test_v2_kill_and_stats_where_v2_is_delegated(sh, tmp_path):
     assert r.returncode in (137, 143)
     assert j["timed_out"] and j["user_cpu_s"] is not None
     assert not os.path.exists(j["cgroups"]["cgroup2"])
+
+
+def test_v1_only_kills_with_the_freezer(sh, tmp_path):
+    """Where no v2 cgroup is usable (here: a parent that exists only in the
+    v1 pids and freezer hierarchies), the sandbox is killed by freezing it,
+    killing each process and thawing."""
+    need_delegation("--pids=64")
+    dirs = own_cgroup_dirs()
+    roots = {m: d for m, d in dirs.items()
+             if os.path.basename(m) in ("pids", "freezer")}
+    if len(roots) != 2 or not all(os.access(d, os.W_OK) for d in roots.values()):
+        pytest.skip("needs writable v1 pids and freezer cgroups (a hybrid or v1 host)")
+    own = {os.path.relpath(d, m) for m, d in roots.items()}
+    if len(own) != 1:
+        pytest.skip("our pids and freezer cgroups differ")
+    name = f"v1only-{os.getpid()}"
+    parent = "/" + (own.pop().strip(".") + "/" + name).strip("/")
+    made = [os.path.join(d, name) for d in roots.values()]
+    for d in made:
+        os.mkdir(d)
+    try:
+        rep = tmp_path / "r.json"
+        r = sh("sleep 100 & trap '' TERM; sleep 100", "--pids", "64",
+               "--timeout", "300ms", "--cgroup-parent", parent,
+               "--report", rep, timeout=20)
+        assert r.returncode == 137, r.stderr
+        j = report_of(rep)
+        assert "cgroup2" not in j["cgroups"], j
+        assert set(j["cgroups"]) >= {"pids", "freezer"}, j
+        for d in cgroups_of(j):
+            assert not os.path.exists(d), d
+    finally:
+        for d in made:
+            os.rmdir(d)
