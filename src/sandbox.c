@@ -96,6 +96,11 @@ static int start_command(const struct sandbox *sb, int master, pid_t *pid, struc
 	return 0;
 }
 
+static int cgroup_moved(const struct sandbox *sb, struct herr *e)
+{
+	return cgroup_await_attach(&sb->cg, sb->sock[1], e);
+}
+
 static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 {
 	const struct plan *p = sb->plan;
@@ -104,7 +109,7 @@ static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 
 	if (await_maps(sb, e) < 0 ||                  /* user namespace: ids mapped */
 	    mounts_build_root(p, &sb->ids, e) < 0 ||  /* mount namespace: private root */
-	    cgroup_await_attach(&sb->cg, sb->sock[1], e) < 0 || /* in our v1 cgroups */
+	    cgroup_moved(sb, e) < 0 ||                 /* the monitor moved us (v1 cgroups) */
 	    cgroup_enter_namespace(&sb->cg, e) < 0 ||  /* cgroup namespace, at our own cgroup */
 	    cgroup_mount_view(&sb->cg, e) < 0 ||       /* /sys/fs/cgroup: our subtree, read-only */
 	    set_hostname(p, e) < 0 ||                  /* uts namespace */
