@@ -363,10 +363,38 @@ static unsigned v2_host_ctrls(const struct cgroup *cg)
 	return v2_listed(cg->v2.mount, "cgroup.controllers");
 }
 
+/*
+ * Not delegated, but a systemd user manager may delegate a scope to us (it does for each unit
+ * with Delegate=yes). Once we are in it, the launcher moves on into a leaf of its own, so that
+ * the scope holds no process and can hand its controllers down to the sandbox's cgroup.
+ */
+static void try_systemd_scope(const struct plan *p, struct cgroup *cg)
+{
+	_cleanup_free_ char *own = NULL, *leaf = NULL;
+	_cleanup_close_ int fd = -1;
+	char self[4096];
+	struct cg_hier *h = &cg->v2;
+
+	if (cgroup_systemd_scope(cg->name, p->verbose) < 0 ||
+	    cg_read(AT_FDCWD, "/proc/self/cgroup", self, sizeof(self)) < 0 ||
+	    !(own = own_cgroup(self, 0)))
+		return;
+	free(h->parent);
+	h->parent = xasprintf("%s%s", h->mount, own);
+	leaf = xasprintf("%s/launcher", h->parent);
+	if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
+		return;
+	fd = open(leaf, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0)
+		cg_write(fd, "cgroup.procs", "0"); /* "0": the writer itself */
+}
+
 static int choose(const struct plan *p, struct cgroup *cg, struct herr *e)
 {
 	unsigned need = cgroup_needed(p), on_v2 = v2_host_ctrls(cg) & need, v1_want;
 
+	if (cg->has_v2 && on_v2 && !p->cgroup_parent && !(cg->v2.parent && writable(cg->v2.parent)))
+		try_systemd_scope(p, cg);
 	if (cg->has_v2 && v2_parent(p, &cg->v2, on_v2, e) < 0)
 		return -1;
 	cg->v2.ctrls = on_v2;
@@ -405,6 +433,9 @@ int cgroup_setup(const struct plan *p, struct cgroup *cg, struct herr *e)
 	if (!plan_wants_cgroup(p))
 		return 0;
 	find_hierarchies(p, cg);
+	if (getrandom(&rnd, sizeof(rnd), 0) < 0)
+		rnd = (uint32_t)time(NULL);
+	snprintf(cg->name, sizeof(cg->name), "hutch-%d-%08" PRIx32, (int)getpid(), rnd);
 	if (choose(p, cg, e) < 0)
 		return -1;
 	/* only a timeout or a report, and nothing delegated: run without a cgroup, quietly */
@@ -413,9 +444,6 @@ int cgroup_setup(const struct plan *p, struct cgroup *cg, struct herr *e)
 		any |= cg->v1[i].parent != NULL;
 	if (!any)
 		return 0;
-	if (getrandom(&rnd, sizeof(rnd), 0) < 0)
-		rnd = (uint32_t)time(NULL);
-	snprintf(cg->name, sizeof(cg->name), "hutch-%d-%08" PRIx32, (int)getpid(), rnd);
 	cg->active = true;
 	if (cg->v2.parent && make_one(p, cg, &cg->v2, e) < 0)
 		return -1;

@@ -97,5 +97,8 @@ void cgroup_v1_stats(const struct cg_hier *h, struct cg_stats *s);
 int cgroup_v2_limits(const struct plan *p, const struct cg_hier *h, struct herr *e);
 void cgroup_v2_kill(const struct cg_hier *h);
 void cgroup_v2_stats(const struct cg_hier *h, struct cg_stats *s);
+/* Ask the user's systemd (session bus) for a transient scope NAME.scope with Delegate=yes
+ * holding the calling process; 0 once we are in it, -1 where there is no such manager. */
+int cgroup_systemd_scope(const char *name, bool verbose);
 /* Which CG_* controllers the plan's limits need. */
 unsigned cgroup_needed(const struct plan *p);
