@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,13 +36,55 @@ static void forward(struct sandbox *sb, const struct relay *r, int sig)
 	syscall(SYS_pidfd_send_signal, sb->pidfd, sig, NULL, 0);
 }
 
+/* After --timeout's SIGTERM, the command has this long to end before everything is killed. */
+#define TIMEOUT_GRACE_MS 2000
+
+static int arm(int tfd, uint64_t ms)
+{
+	struct itimerspec its = {.it_value = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000}};
+
+	return timerfd_settime(tfd, 0, &its, NULL);
+}
+
+static int timer_start(const struct sandbox *sb, struct herr *e)
+{
+	_cleanup_close_ int tfd = -1;
+
+	if (!sb->plan->timeout_ms)
+		return -1;
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (tfd < 0 || arm(tfd, sb->plan->timeout_ms) < 0)
+		return herr_set(e, errno, "--timeout: timerfd");
+	return take_fd(&tfd);
+}
+
+/* First expiry: SIGTERM, which the init passes to the command. Second: kill everything. */
+static void timer_fired(struct sandbox *sb, int tfd)
+{
+	uint64_t n;
+
+	if (read(tfd, &n, sizeof(n)) != sizeof(n))
+		return;
+	if (!sb->timed_out) {
+		sb->timed_out = true;
+		syscall(SYS_pidfd_send_signal, sb->pidfd, SIGTERM, NULL, 0);
+		arm(tfd, TIMEOUT_GRACE_MS);
+		return;
+	}
+	cgroup_kill(&sb->cg);
+	syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
+}
+
 int monitor_wait(struct sandbox *sb, int master, struct herr *e)
 {
+	_cleanup_close_ int tfd = timer_start(sb, e);
 	struct relay relay, *r = NULL;
 	_cleanup_close_ int sfd = -1;
 	sigset_t set;
 	siginfo_t si = {0};
 
+	if (sb->plan->timeout_ms && tfd < 0)
+		return -1;
 	init_forwarded_signals(&set);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)
@@ -54,18 +97,21 @@ int monitor_wait(struct sandbox *sb, int master, struct herr *e)
 		r = &relay;
 	}
 	for (;;) {
-		struct pollfd fds[4] = {
+		struct pollfd fds[5] = {
 			{.fd = sb->pidfd, .events = POLLIN},
 			{.fd = sfd, .events = POLLIN},
 			{.fd = r && r->len == 0 ? r->in : -1, .events = POLLIN},
 			{.fd = r ? r->master : -1, .events = POLLIN | (r && r->len ? POLLOUT : 0)},
+			{.fd = tfd, .events = POLLIN},
 		};
 		struct signalfd_siginfo ssi;
 
-		if (poll(fds, 4, -1) < 0 && errno != EINTR)
+		if (poll(fds, 5, -1) < 0 && errno != EINTR)
 			break;
 		if (fds[0].revents)
 			break;
+		if (fds[4].revents)
+			timer_fired(sb, tfd);
 		while (read(sfd, &ssi, sizeof(ssi)) == sizeof(ssi))
 			forward(sb, r, (int)ssi.ssi_signo);
 		if (r)

@@ -9,6 +9,7 @@
 #include <sys/capability.h>
 
 #include "policy.h"
+#include "limits.h"
 #include "util.h"
 
 static int parse_id(const char *opt, const char *arg, unsigned *out, struct herr *e)
@@ -264,6 +265,24 @@ static const struct option_def run_options[] = {
 	/* ---- networking (issue 4) ---- */
 
 	/* ---- cgroups, limits, timeout, report (issue 5) ---- */
+	{"memory", 0, "SIZE", "limit memory (64M, 1G): the sandbox is OOM-killed above it",
+	 limits_set_memory},
+	{"memory-swap", 0, "SIZE", "limit memory plus swap (at least --memory)",
+	 limits_set_memory_swap},
+	{"pids", 0, "N", "limit the number of processes and threads", limits_set_pids},
+	{"cpus", 0, "N.N", "limit CPU time to N.N CPUs' worth (a quota)", limits_set_cpus},
+	{"cpu-weight", 0, "N", "CPU share against siblings, 1-10000 (default 100)",
+	 limits_set_cpu_weight},
+	{"io-weight", 0, "N", "block I/O share against siblings, 1-10000 (default 100)",
+	 limits_set_io_weight},
+	{"timeout", 0, "DURATION", "SIGTERM after DURATION (30s, 500ms, 2m), kill all 2s later",
+	 limits_set_timeout},
+	{"rlimit", 0, "NAME=SOFT[:HARD]", "set an rlimit (nofile, nproc, fsize, core, cpu, as...)",
+	 limits_set_rlimit},
+	{"report", 0, "FILE|-", "write a JSON run report to FILE (- for stderr) at the end",
+	 limits_set_report},
+	{"cgroup-parent", 0, "PATH", "create the sandbox's cgroup under PATH (a cgroup path)",
+	 limits_set_cgroup_parent},
 
 	/* ---- images and overlays (issue 7) ---- */
 

@@ -25,6 +25,9 @@ void plan_free(struct plan *p)
 	free(p->pass_fds);
 	free(p->hostname);
 	free(p->chdir);
+	free(p->rlimits);
+	free(p->report);
+	free(p->cgroup_parent);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -56,4 +59,15 @@ void plan_add_pass_fd(struct plan *p, int fd)
 {
 	p->pass_fds = xreallocarray(p->pass_fds, p->n_pass_fds + 1, sizeof(*p->pass_fds));
 	p->pass_fds[p->n_pass_fds++] = fd;
+}
+
+bool plan_has_cgroup_limit(const struct plan *p)
+{
+	return p->memory || p->memory_swap || p->pids || p->cpu_quota_us || p->cpu_weight ||
+	       p->io_weight;
+}
+
+bool plan_wants_cgroup(const struct plan *p)
+{
+	return plan_has_cgroup_limit(p) || p->timeout_ms || p->report;
 }

@@ -26,6 +26,14 @@ struct env_req {
 	char *value; /* NULL: unset the variable */
 };
 
+/* --rlimit NAME=SOFT[:HARD] */
+struct rlimit_req {
+	int resource; /* RLIMIT_* */
+	uint64_t soft, hard; /* RLIM_INFINITY for unlimited */
+};
+
+#define CPU_PERIOD_US 100000
+
 struct plan {
 	char **argv; /* the command and its arguments, NULL-terminated */
 
@@ -57,6 +65,17 @@ struct plan {
 	/* ---- networking (issue 4) ---- */
 
 	/* ---- cgroups, limits, timeout, report (issue 5) ---- */
+	uint64_t memory;      /* bytes; 0: no limit */
+	uint64_t memory_swap; /* memory + swap, bytes; 0: no limit */
+	uint64_t pids;        /* 0: no limit */
+	uint64_t cpu_quota_us; /* per CPU_PERIOD_US; 0: no limit */
+	uint64_t cpu_weight;  /* 1..10000 (cgroup v2's scale); 0: unset */
+	uint64_t io_weight;   /* 1..10000; 0: unset */
+	uint64_t timeout_ms;  /* wall clock; 0: none */
+	struct rlimit_req *rlimits;
+	size_t n_rlimits;
+	char *report;        /* --report FILE, "-" for stderr; NULL: none */
+	char *cgroup_parent; /* --cgroup-parent: a cgroup path in every hierarchy */
 
 	/* ---- images and overlays (issue 7) ---- */
 
@@ -70,3 +89,7 @@ void plan_add_mount(struct plan *p, enum mount_kind kind, const char *src, const
 		    uint64_t size);
 void plan_add_env(struct plan *p, const char *name, const char *value);
 void plan_add_pass_fd(struct plan *p, int fd);
+/* Does the plan need a cgroup of the sandbox's own (a limit, a timeout or a report)? */
+bool plan_wants_cgroup(const struct plan *p);
+/* Does it ask for a limit that only a cgroup can enforce? */
+bool plan_has_cgroup_limit(const struct plan *p);

@@ -3,15 +3,18 @@
  *
  *   monitor (outside)                     init (pid 1 inside)              command (pid 2)
  *   -----------------                     -------------------              ---------------
- *   decide id maps, env, terminal
+ *   cgroup (limits), id maps, env, tty
  *   clone3(every namespace) ------------> wait for the id maps
- *   newuidmap + newgidmap, then GO -----> private root, pivot_root
+ *   id maps, then GO ------------------> private root, pivot_root
+ *   v1 cgroups, then GO again ----------> cgroup namespace, /sys/fs/cgroup
  *                                         hostname, loopback up
  *                                         time namespace for the command
- *                                         pty (if stdin is a terminal)
+ *                                         pty (if stdin is a terminal), rlimits
  *   relay, forward signals <------ READY  fork ------------------------->  session/pty, fds, cwd,
  *                                         reap, forward signals            caps, no_new_privs, exec
+ *   (timeout: SIGTERM, grace, kill all)
  *   exit with the init's status <-------- exit with the command's status
+ *   kill what is left in the cgroup, report, remove the cgroup
  */
 #include "sandbox.h"
 
@@ -25,15 +28,19 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "channel.h"
 #include "command.h"
 #include "env.h"
 #include "init.h"
+#include "limits.h"
 #include "monitor.h"
 #include "mounts.h"
 #include "net.h"
+#include "report.h"
 #include "util.h"
 
 /* ---- inside: the init ---- */
@@ -99,6 +106,11 @@ static int start_command(const struct sandbox *sb, int master, pid_t *pid, struc
 	return 0;
 }
 
+static int cgroup_moved(const struct sandbox *sb, struct herr *e)
+{
+	return cgroup_await_attach(&sb->cg, sb->sock[1], e);
+}
+
 static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 {
 	const struct plan *p = sb->plan;
@@ -107,10 +119,14 @@ static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 
 	if (await_maps(sb, e) < 0 ||                  /* user namespace: ids mapped */
 	    mounts_build_root(p, &sb->ids, e) < 0 ||  /* mount namespace: private root */
+	    cgroup_moved(sb, e) < 0 ||                 /* the monitor moved us (v1 cgroups) */
+	    cgroup_enter_namespace(&sb->cg, e) < 0 ||  /* cgroup namespace, at our own cgroup */
+	    cgroup_mount_view(&sb->cg, e) < 0 ||       /* /sys/fs/cgroup: our subtree, read-only */
 	    set_hostname(p, e) < 0 ||                  /* uts namespace */
 	    network(sb, e) < 0 ||                      /* net namespace */
 	    time_namespace(p->verbose, e) < 0 ||       /* time namespace */
 	    open_terminal(sb, &master, e) < 0 ||       /* our own pty */
+	    limits_apply_rlimits(p, e) < 0 ||          /* --rlimit, inherited by the command */
 	    start_command(sb, master, &command, e) < 0) /* caps, no_new_privs, exec: command.c */
 		return -1;
 	init_supervise(command);
@@ -121,6 +137,7 @@ __attribute__((noreturn)) static void init_main(struct sandbox *sb)
 	struct herr e = {0};
 
 	close(sb->sock[0]);
+	cgroup_close_fds(&sb->cg);
 	if (sb->ids.keeper_netns >= 0)
 		close(sb->ids.keeper_netns);
 	/* If the monitor dies, even by SIGKILL, the init dies, and with it the whole pid
@@ -185,7 +202,12 @@ static long clone_in_netns(struct sandbox *sb, unsigned long long flags, struct 
 		 * insists on exit_signal 0 */
 		struct clone_args args = {.flags = flags | CLONE_PARENT,
 					  .pidfd = (uintptr_t)&b.pidfd};
+		int cgfd = cgroup_clone_fd(&sb->cg);
 
+		if (cgfd >= 0) {
+			args.flags |= CLONE_INTO_CGROUP;
+			args.cgroup = (uint64_t)cgfd;
+		}
 		if (setns(sb->ids.keeper_netns, CLONE_NEWNET) < 0) {
 			b.err = errno;
 		} else {
@@ -214,12 +236,21 @@ static int clone_sandbox(struct sandbox *sb, struct herr *e)
 	struct clone_args args = {.pidfd = (uintptr_t)&sb->pidfd, .exit_signal = SIGCHLD};
 	long pid;
 
+	/* With a cgroup of its own, the init makes its cgroup namespace once it is inside it (a
+	 * namespace made here would be rooted at the monitor's cgroup). On v2 it is born inside:
+	 * no moment outside its limits. */
+	if (sb->cg.active)
+		flags &= ~(unsigned long long)CLONE_NEWCGROUP;
+	if (cgroup_clone_fd(&sb->cg) >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgroup_clone_fd(&sb->cg);
+	}
 	/* One clone with every namespace: the child is pid 1 of the new pid namespace. */
 	if (use_keeper_netns(sb)) {
 		sb->net_ready = true;
 		pid = clone_in_netns(sb, flags, e);
 	} else {
-		args.flags = flags | (sb->plan->share_net ? 0 : CLONE_NEWNET);
+		args.flags |= flags | (sb->plan->share_net ? 0 : CLONE_NEWNET);
 		pid = syscall(SYS_clone3, &args, sizeof(args));
 		if (pid == 0)
 			init_main(sb);
@@ -254,7 +285,8 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 	const struct plan *p = sb->plan;
 	char *cwd;
 
-	if (mounts_create_sources(p, e) < 0 || user_prepare(p, &sb->ids, e) < 0 ||
+	if (mounts_create_sources(p, e) < 0 || cgroup_setup(p, &sb->cg, e) < 0 ||
+	    user_prepare(p, &sb->ids, e) < 0 ||
 	    check_pass_fds(p, e) < 0 || channel_pair(sb->sock, e) < 0)
 		return -1;
 	sb->envp = env_build(p, &sb->ids);
@@ -273,6 +305,8 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 		  sb->ids.uidmap.n, sb->ids.gidmap.n, sb->ids.subids ? ", nested in the keeper's" : " (own ids only)");
 	if (channel_send(sb->sock[0], MSG_GO, NULL, -1) < 0)
 		return herr_set(e, errno, "cannot reach the sandbox's init");
+	if (cgroup_attach(&sb->cg, sb->pid, sb->sock[0], e) < 0) /* v1, while the init mounts */
+		return -1;
 	return await_ready(sb, master, e);
 }
 
@@ -286,6 +320,28 @@ static void sandbox_free(struct sandbox *sb)
 	env_free(sb->envp);
 	free(sb->cwd);
 	user_free(&sb->ids);
+	cgroup_destroy(&sb->cg);
+}
+
+static double since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Once the init is gone: nothing of the sandbox may outlive it, then the numbers. */
+static int finish(struct sandbox *sb, int status, const struct timespec *t0, struct herr *e)
+{
+	struct run_result r = {.status = status, .timed_out = sb->timed_out};
+
+	cgroup_kill(&sb->cg);
+	r.wall_s = since(t0);
+	cgroup_read_stats(&sb->cg, &r.stats);
+	if (status >= 0 && report_write(sb->plan, &sb->cg, &r, e) < 0)
+		herr_report(e);
+	return status;
 }
 
 int sandbox_run(const struct plan *p, struct herr *e)
@@ -293,8 +349,10 @@ int sandbox_run(const struct plan *p, struct herr *e)
 	struct sandbox sb = {
 		.plan = p, .ids = {.keeper_netns = -1}, .sock = {-1, -1}, .pid = -1, .pidfd = -1};
 	int master = -1, status;
+	struct timespec t0;
 	sigset_t old;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	monitor_block_signals(&old);
 	if (start_sandbox(&sb, &master, e) < 0) {
 		/* The init exits on its own (error, or EOF on the channel); reap it. */
@@ -306,7 +364,7 @@ int sandbox_run(const struct plan *p, struct herr *e)
 		sandbox_free(&sb);
 		return -1;
 	}
-	status = monitor_wait(&sb, master, e);
+	status = finish(&sb, monitor_wait(&sb, master, e), &t0, e);
 	sandbox_free(&sb);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return status;

@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "errors.h"
 #include "plan.h"
 #include "terminal.h"
@@ -18,6 +19,8 @@ struct sandbox {
 	pid_t pid;   /* the init, as seen from outside */
 	int pidfd;
 	bool net_ready; /* the init was born in the keeper's fresh network namespace */
+	struct cgroup cg; /* the sandbox's own cgroup (issue 5), when the plan wants one */
+	bool timed_out;   /* --timeout fired */
 };
 
 /* Build and run the sandbox. Returns the exit status for hutch (the command's, or 126/127), or

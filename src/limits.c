@@ -1,0 +1,231 @@
+#include "limits.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "options.h"
+#include "util.h"
+
+static const struct {
+	const char *name;
+	int resource;
+	bool size; /* takes K/M/G */
+} rlimit_names[] = {
+    {"as", RLIMIT_AS, true},
+    {"core", RLIMIT_CORE, true},
+    {"cpu", RLIMIT_CPU, false},
+    {"data", RLIMIT_DATA, true},
+    {"fsize", RLIMIT_FSIZE, true},
+    {"memlock", RLIMIT_MEMLOCK, true},
+    {"nofile", RLIMIT_NOFILE, false},
+    {"nproc", RLIMIT_NPROC, false},
+    {"stack", RLIMIT_STACK, true},
+    {"sigpending", RLIMIT_SIGPENDING, false},
+    {"msgqueue", RLIMIT_MSGQUEUE, true},
+};
+
+static int size_arg(const char *opt, const char *arg, uint64_t *out, struct herr *e)
+{
+	unsigned long long v;
+
+	if (parse_size(arg, &v) < 0 || v == 0)
+		return herr_set(e, 0, "--%s '%s': not a size; write it like 64M or 1G", opt, arg);
+	*out = v;
+	return 0;
+}
+
+static int count_arg(const char *opt, const char *arg, uint64_t lo, uint64_t hi, uint64_t *out,
+		     struct herr *e)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (!isdigit((unsigned char)arg[0]) || errno || *end || v < lo || v > hi)
+		return herr_set(e, 0, "--%s '%s': expected a whole number from %llu to %llu", opt,
+				arg, (unsigned long long)lo, (unsigned long long)hi);
+	*out = v;
+	return 0;
+}
+
+int limits_set_memory(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	return size_arg(opt, arg, &p->memory, e);
+}
+
+int limits_set_memory_swap(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	return size_arg(opt, arg, &p->memory_swap, e);
+}
+
+int limits_set_pids(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	/* the init and the command are two processes already */
+	return count_arg(opt, arg, 2, 4194304, &p->pids, e);
+}
+
+int limits_set_cpus(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (!isdigit((unsigned char)arg[0]) || errno || *end || !(v >= 0.01) || v > 4096)
+		return herr_set(e, 0, "--%s '%s': expected a number of CPUs such as 0.5 or 2", opt,
+				arg);
+	p->cpu_quota_us = (uint64_t)llround(v * CPU_PERIOD_US);
+	return 0;
+}
+
+int limits_set_cpu_weight(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	return count_arg(opt, arg, 1, 10000, &p->cpu_weight, e);
+}
+
+int limits_set_io_weight(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	return count_arg(opt, arg, 1, 10000, &p->io_weight, e);
+}
+
+/* "90" (seconds), "1.5s", "500ms", "2m", "1h". */
+int limits_set_timeout(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	static const struct {
+		const char *suffix;
+		double ms;
+	} units[] = {{"", 1000}, {"s", 1000}, {"ms", 1}, {"m", 60000}, {"h", 3600000}};
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (isdigit((unsigned char)arg[0]) && !errno && v > 0)
+		for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+			if (strcmp(end, units[i].suffix) == 0 && v * units[i].ms >= 1 &&
+			    v * units[i].ms < 1e12) {
+				p->timeout_ms = (uint64_t)llround(v * units[i].ms);
+				return 0;
+			}
+	return herr_set(e, 0, "--%s '%s': expected a duration such as 30s, 500ms, 2m or 1h", opt,
+			arg);
+}
+
+static int rlimit_value(const char *opt, const char *arg, const char *s, bool size, uint64_t *out,
+			struct herr *e)
+{
+	unsigned long long v;
+	char *end;
+
+	if (strcmp(s, "unlimited") == 0 || strcmp(s, "infinity") == 0) {
+		*out = RLIM_INFINITY;
+		return 0;
+	}
+	errno = 0;
+	if (size ? parse_size(s, &v) == 0
+		 : (isdigit((unsigned char)s[0]) && (v = strtoull(s, &end, 10), !errno && !*end))) {
+		*out = v;
+		return 0;
+	}
+	return herr_set(e, 0, "--%s '%s': '%s' is not a %s or 'unlimited'", opt, arg, s,
+			size ? "size (64M)" : "number");
+}
+
+int limits_set_rlimit(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	_cleanup_free_ char *name = xstrdup(arg);
+	char *eq = strchr(name, '='), *colon;
+	struct rlimit_req r;
+	size_t i;
+
+	if (!eq)
+		return herr_set(e, 0, "--%s '%s': expected NAME=SOFT[:HARD], e.g. nofile=256", opt,
+				arg);
+	*eq = 0;
+	for (i = 0; i < ARRAY_SIZE(rlimit_names); i++)
+		if (strcasecmp(name, rlimit_names[i].name) == 0 ||
+		    (strncasecmp(name, "RLIMIT_", 7) == 0 &&
+		     strcasecmp(name + 7, rlimit_names[i].name) == 0))
+			break;
+	if (i == ARRAY_SIZE(rlimit_names)) {
+		herr_set(e, 0, "--%s '%s': unknown resource '%s'", opt, arg, name);
+		return herr_hint(e, "use nofile, nproc, fsize, core, cpu, as, stack, data, "
+				    "memlock, sigpending or msgqueue");
+	}
+	colon = strchr(eq + 1, ':');
+	if (colon)
+		*colon = 0;
+	r.resource = rlimit_names[i].resource;
+	if (rlimit_value(opt, arg, eq + 1, rlimit_names[i].size, &r.soft, e) < 0 ||
+	    rlimit_value(opt, arg, colon ? colon + 1 : eq + 1, rlimit_names[i].size, &r.hard, e) <
+		0)
+		return -1;
+	if (r.soft > r.hard)
+		return herr_set(e, 0, "--%s '%s': the soft limit is above the hard one", opt, arg);
+	p->rlimits = xreallocarray(p->rlimits, p->n_rlimits + 1, sizeof(*p->rlimits));
+	p->rlimits[p->n_rlimits++] = r;
+	return 0;
+}
+
+int limits_set_report(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	if (arg[0] == 0)
+		return herr_set(e, 0, "--%s: give a file name, or - for stderr", opt);
+	free(p->report);
+	p->report = xstrdup(arg);
+	return 0;
+}
+
+int limits_set_cgroup_parent(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	if (arg[0] != '/' || strstr(arg, "/../") || strstr(arg, "/./"))
+		return herr_set(e, 0,
+				"--%s '%s': expected an absolute cgroup path as /proc/self/cgroup "
+				"shows it, such as /user/jobs",
+				opt, arg);
+	free(p->cgroup_parent);
+	p->cgroup_parent = xstrdup(arg);
+	return 0;
+}
+
+int limits_check(const struct plan *p, struct herr *e)
+{
+	if (p->memory_swap && !p->memory)
+		return herr_set(e, 0, "--memory-swap needs --memory (it is memory plus swap)");
+	if (p->memory_swap && p->memory_swap < p->memory)
+		return herr_set(e, 0,
+				"--memory-swap must be at least --memory (it is memory plus "
+				"swap)");
+	return 0;
+}
+
+const char *limits_rlimit_name(int resource)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(rlimit_names); i++)
+		if (rlimit_names[i].resource == resource)
+			return rlimit_names[i].name;
+	return "?";
+}
+
+int limits_apply_rlimits(const struct plan *p, struct herr *e)
+{
+	for (size_t i = 0; i < p->n_rlimits; i++) {
+		const struct rlimit_req *r = &p->rlimits[i];
+		struct rlimit rl = {.rlim_cur = r->soft, .rlim_max = r->hard};
+
+		if (setrlimit(r->resource, &rl) < 0) {
+			herr_set(e, errno, "--rlimit %s", limits_rlimit_name(r->resource));
+			/* CAP_SYS_RESOURCE in the sandbox's user namespace does not count */
+			return herr_hint(e, errno == EPERM
+						? "a hard limit can only be lowered; check "
+						  "'ulimit -H' in your shell"
+						: "check the value");
+		}
+	}
+	return 0;
+}

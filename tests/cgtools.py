@@ -1,0 +1,75 @@
+"""Helpers for the cgroup, limit and report tests (test_cgroup.py,
+test_limits.py, test_report.py).
+
+A test that needs a delegated cgroup asks hutch itself: a run with a limit
+either works or exits 125 saying what is missing, and that message becomes
+the skip reason. tests/run sets HUTCH_REQUIRE_CGROUPS=1 for the user it has
+delegated cgroups to, so there a missing delegation fails instead of
+skipping."""
+
+import functools
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import HUTCH, TIMEOUT, error_lines
+
+
+@functools.lru_cache(maxsize=None)
+def delegation_problem(option="--memory=64M"):
+    r = subprocess.run([HUTCH, "run", option, "--", "true"],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=TIMEOUT)
+    if r.returncode == 0:
+        return None
+    return "; ".join(error_lines(r.stderr)) or f"exit {r.returncode}"
+
+
+def need_delegation(option="--memory=64M"):
+    problem = delegation_problem(option)
+    if problem is None:
+        return
+    if os.environ.get("HUTCH_REQUIRE_CGROUPS") == "1":
+        pytest.fail(f"no usable cgroup delegation: {problem}", pytrace=False)
+    pytest.skip(f"no cgroup delegated to this user ({problem}); "
+                "tests/setup-host delegates one to hutch-test")
+
+
+def report_of(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def own_cgroup_dirs():
+    """Our own cgroup directory in each mounted hierarchy: {mountpoint: dir}."""
+    own = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            own[ctrls] = path
+    dirs = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields, ptype = pre.split(), post.split()
+            root, mnt, fstype = fields[3], fields[4], ptype[0]
+            if fstype == "cgroup2":
+                path = own.get("")
+            elif fstype == "cgroup":
+                opts = set(ptype[2].split(","))
+                path = next((p for c, p in own.items()
+                             if c and set(c.split(",")) <= opts), None)
+            else:
+                continue
+            if path is None:
+                continue
+            if root != "/" and path.startswith(root):
+                path = path[len(root):] or "/"
+            dirs[mnt] = mnt + (path if path != "/" else "")
+    return dirs
+
+
+def cgroups_of(report):
+    return list(report.get("cgroups", {}).values())

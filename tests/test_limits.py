@@ -1,0 +1,135 @@
+"""Resource limits through the sandbox's own cgroup (src/cgroup*.c), the
+timeout (src/monitor.c) and rlimits (src/limits.c), as the unprivileged
+user. Every run is bounded by --timeout or a loop limit."""
+
+import subprocess
+
+import pytest
+
+from cgtools import need_delegation, report_of
+from conftest import error_lines, ok
+
+HOG = "a = [bytearray(1 << 20) for _ in range(400)]"  # 400 MiB, touched
+
+
+def test_memory_hog_is_oom_killed_and_reported(sandbox, tmp_path):
+    need_delegation("--memory=64M")
+    rep = tmp_path / "r.json"
+    r = sandbox("python3", "-c", HOG,
+                opts=("--memory", "64M", "--timeout", "20s", "--report", rep))
+    assert r.returncode == 137, r.stderr
+    j = report_of(rep)
+    assert j["exit_code"] == 137 and j["signal_name"] == "KILL"
+    assert j["oom_kills"] >= 1, j
+    assert j["peak_memory_bytes"] <= 64 << 20, j
+    assert j["limits"]["memory_bytes"] == 64 << 20
+    assert not j["timed_out"]
+
+
+def test_memory_under_the_limit_is_fine(sandbox, tmp_path):
+    need_delegation("--memory=64M")
+    rep = tmp_path / "r.json"
+    ok(sandbox("python3", "-c", "a = bytearray(16 << 20)",
+               opts=("--memory", "64M", "--report", rep)))
+    j = report_of(rep)
+    assert j["oom_kills"] == 0
+    assert j["peak_memory_bytes"] >= 16 << 20, j
+
+
+def test_fork_bomb_is_contained(sh, tmp_path):
+    need_delegation("--pids=64")
+    rep = tmp_path / "r.json"
+    # 300 background sleeps: far more than 64, bounded so it always ends.
+    r = sh("i=0; while [ $i -lt 300 ]; do sleep 2 & i=$((i+1)); done 2>/dev/null; "
+           "wait; echo done", "--pids", "64", "--timeout", "15s", "--report", rep)
+    j = report_of(rep)
+    assert j["peak_pids"] is None or j["peak_pids"] <= 64, j
+    assert not j["timed_out"], j
+    assert r.returncode in (0, 2), r.stderr
+    # the host is fine: we can still fork
+    assert subprocess.run(["true"]).returncode == 0
+
+
+def test_cpus_throttle_a_busy_loop(sandbox, tmp_path):
+    need_delegation("--cpus=0.5")
+    rep = tmp_path / "r.json"
+    sandbox("timeout", "2", "sh", "-c", "while :; do :; done",
+            opts=("--cpus", "0.5", "--report", rep))
+    j = report_of(rep)
+    cpu = j["user_cpu_s"] + j["system_cpu_s"]
+    # loosely: half a CPU's worth, well under a whole one
+    assert cpu / j["wall_time_s"] < 0.8, j
+    assert j["limits"]["cpus"] == 0.5
+
+
+def test_cpu_and_io_weight_apply_where_the_host_has_them(sandbox):
+    need_delegation("--cpu-weight=50")
+    ok(sandbox("true", opts=("--cpu-weight", "50")))
+
+
+def test_timeout_kills_sleep_and_children(sh, tmp_path):
+    rep = tmp_path / "r.json"
+    r = sh("sleep 100 & sleep 100", "--timeout", "1s", "--report", rep,
+           timeout=20)
+    assert r.returncode in (137, 143), r.stderr
+    j = report_of(rep)
+    assert j["timed_out"] is True
+    assert j["wall_time_s"] < 5, j
+    assert j["limits"]["timeout_s"] == 1.0
+
+
+def test_timeout_kills_what_ignores_sigterm(sh, tmp_path):
+    rep = tmp_path / "r.json"
+    r = sh("trap '' TERM; sleep 100; sleep 100", "--timeout", "300ms",
+           "--report", rep, timeout=20)
+    assert r.returncode == 137, r.stderr
+    j = report_of(rep)
+    assert j["timed_out"] is True
+    assert 2 <= j["wall_time_s"] < 6, j
+
+
+def test_no_timeout_when_the_command_is_quick(sh, tmp_path):
+    rep = tmp_path / "r.json"
+    ok(sh("exit 0", "--timeout", "10s", "--report", rep))
+    assert report_of(rep)["timed_out"] is False
+
+
+def test_rlimits_apply(sh):
+    r = ok(sh("ulimit -n; ulimit -Hn; ulimit -c; ulimit -f",
+              "--rlimit", "nofile=100:200", "--rlimit", "core=0",
+              "--rlimit", "fsize=1M"))
+    assert r.stdout.split() == ["100", "200", "0", "2048"]
+
+
+def test_rlimit_fsize_stops_a_big_write(sh):
+    r = sh("head -c 2M /dev/zero > /tmp/big; echo $?", "--rlimit", "fsize=1M")
+    assert r.stdout.strip() != "0"
+
+
+def test_rlimit_cannot_raise_the_hard_limit(sh):
+    r = sh("true", "--rlimit", "nofile=unlimited")
+    assert r.returncode == 125
+    assert "hard limit" in r.stderr
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--memory", "lots"], "not a size"),
+    (["--memory", "0"], "not a size"),
+    (["--pids", "1"], "whole number"),
+    (["--cpus", "0"], "number of CPUs"),
+    (["--cpus", "half"], "number of CPUs"),
+    (["--cpu-weight", "20000"], "whole number"),
+    (["--timeout", "1x"], "duration"),
+    (["--timeout", "0"], "duration"),
+    (["--rlimit", "nofile"], "NAME=SOFT"),
+    (["--rlimit", "bogus=1"], "unknown resource"),
+    (["--rlimit", "nofile=20:10"], "soft limit is above"),
+    (["--memory-swap", "128M"], "needs --memory"),
+    (["--memory", "128M", "--memory-swap", "64M"], "at least --memory"),
+    (["--cgroup-parent", "relative"], "absolute cgroup path"),
+])
+def test_bad_values_are_clear_errors(sandbox, args, words):
+    r = sandbox("true", opts=args)
+    assert r.returncode == 125
+    lines = error_lines(r.stderr)
+    assert len(lines) == 1 and words in lines[0], r.stderr
