@@ -23,9 +23,12 @@ static void describe(const struct publish_req *r, char *buf, size_t len)
 
 int publish_all(Slirp *slirp, const struct plan *p, struct herr *e)
 {
+	/* An IPv6 listener forwards to the sandbox's IPv6 address, an IPv4 one to its IPv4. */
 	struct sockaddr_in guest = {.sin_family = AF_INET};
+	struct sockaddr_in6 guest6 = {.sin6_family = AF_INET6};
 
 	memcpy(&guest.sin_addr, SLIRP_GUEST4, 4);
+	memcpy(&guest6.sin6_addr, SLIRP_GUEST6, 16);
 	for (size_t i = 0; i < p->n_publish; i++) {
 		const struct publish_req *r = &p->publish[i];
 		bool v6 = r->host.ss_family == AF_INET6;
