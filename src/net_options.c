@@ -73,15 +73,15 @@ static int parse_addr(const char *s, uint16_t port, struct sockaddr_storage *ss)
 	return -1;
 }
 
-/* Split "HOST:PORT" at the last colon that is outside brackets; an IPv6 address without
- * brackets (two colons or more) has no port. Returns the port part or NULL. */
-static char *split_port(char *s)
+/* Split "HOST:PORT" at the last colon that is outside brackets; with bare_v6, an IPv6 address
+ * without brackets (two colons or more) has no port. Returns the port part or NULL. */
+static char *split_port(char *s, bool bare_v6)
 {
 	char *colon = strrchr(s, ':'), *bracket = strrchr(s, ']');
 
 	if (!colon || (bracket && colon < bracket))
 		return NULL;
-	if (!bracket && strchr(s, ':') != colon)
+	if (bare_v6 && !bracket && strchr(s, ':') != colon)
 		return NULL; /* a bare IPv6 address */
 	*colon = 0;
 	return colon + 1;
@@ -92,7 +92,7 @@ static char *split_port(char *s)
 int set_dns(struct plan *p, const char *opt, const char *arg, struct herr *e)
 {
 	_cleanup_free_ char *s = xstrdup(arg);
-	char *port_s = split_port(s);
+	char *port_s = split_port(s, true);
 	int port = port_s ? parse_port(port_s, false) : 53;
 
 	if (port < 0)
@@ -118,8 +118,8 @@ int set_publish(struct plan *p, const char *opt, const char *arg, struct herr *e
 			return herr_set(e, 0, "--%s '%s': protocol must be tcp or udp", opt, arg);
 		r.udp = strcmp(slash + 1, "udp") == 0;
 	}
-	inner = split_port(s);
-	outer = inner ? split_port(s) : NULL;
+	inner = split_port(s, false);
+	outer = inner ? split_port(s, false) : NULL;
 	if (!inner)
 		return herr_set(e, 0, "--%s '%s': expected [ADDR:]HOSTPORT:PORT[/tcp|/udp]", opt,
 				arg);
@@ -189,7 +189,7 @@ static int parse_cidr(const char *s, struct allow_rule *r)
 int set_allow_net(struct plan *p, const char *opt, const char *arg, struct herr *e)
 {
 	_cleanup_free_ char *s = xstrdup(arg);
-	char *port_s = split_port(s);
+	char *port_s = split_port(s, true);
 	struct allow_rule r = {0};
 	int port = 0, c;
 
