@@ -45,6 +45,11 @@ int monitor_wait(struct sandbox *sb, int master, struct herr *e)
 	siginfo_t si = {0};
 	struct pollset ps = {0};
 
+	/* libslirp writes to sockets whose peer may have gone (a server that closed while data
+	 * was still queued): that must be an EPIPE for libslirp, not the monitor's death. After
+	 * the clone, so no process of the sandbox inherits the ignored SIGPIPE. */
+	if (sb->net)
+		signal(SIGPIPE, SIG_IGN);
 	init_forwarded_signals(&set);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)

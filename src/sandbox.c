@@ -162,8 +162,8 @@ static int check_pass_fds(const struct plan *p, struct herr *e)
 	return 0;
 }
 
-/* --net slirp: the tap fd and libslirp with its forwards, before the clone, so a port in use
- * stops us before anything runs. */
+/* --net slirp: libslirp with its forwards, first of all, so that a port in use or an unusable
+ * /dev/net/tun stops us before anything runs or starts (not even an id keeper). */
 static int prepare_network(struct sandbox *sb, struct herr *e)
 {
 	const struct plan *p = sb->plan;
@@ -176,6 +176,8 @@ static int prepare_network(struct sandbox *sb, struct herr *e)
 		}
 		return 0;
 	}
+	if (tap_check(e) < 0)
+		return -1;
 	sb->net = netstack_new(p, e);
 	return sb->net ? 0 : -1;
 }
@@ -318,8 +320,8 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 	const struct plan *p = sb->plan;
 	char *cwd;
 
-	if (user_prepare(p, &sb->ids, e) < 0 || check_pass_fds(p, e) < 0 ||
-	    prepare_network(sb, e) < 0 || channel_pair(sb->sock, e) < 0)
+	if (prepare_network(sb, e) < 0 || user_prepare(p, &sb->ids, e) < 0 ||
+	    check_pass_fds(p, e) < 0 || channel_pair(sb->sock, e) < 0)
 		return -1;
 	sb->envp = env_build(p, &sb->ids);
 	terminal_probe(&sb->tty);

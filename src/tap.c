@@ -34,6 +34,16 @@ int tap_open(struct herr *e)
 	return -1;
 }
 
+int tap_check(struct herr *e)
+{
+	int fd = tap_open(e);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 /* One rtnetlink request (NEWADDR or NEWROUTE) with its attributes, and its acknowledgement. */
 struct nlreq {
 	struct nlmsghdr nh;

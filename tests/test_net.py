@@ -184,3 +184,40 @@ def test_nothing_left_after_exit(userns, how):
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+FLOOD = """
+import socket, sys
+s = socket.create_connection(("10.0.2.2", int(sys.argv[1])), timeout=10)
+try:
+    for _ in range(2000):
+        s.sendall(b"x" * 65536)
+except OSError as e:
+    print("peer gone:", type(e).__name__)
+print("done")
+"""
+
+
+def test_peer_closing_mid_stream_does_not_kill_the_monitor(sandbox):
+    # libslirp then writes to a socket whose peer has gone: an EPIPE it must
+    # see as an error, not a SIGPIPE that ends hutch and the whole sandbox
+    import socket
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+
+    def close_soon():
+        c, _ = srv.accept()
+        c.recv(65536)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+        c.close()
+    t = threading.Thread(target=close_soon, daemon=True)
+    t.start()
+    try:
+        r = sandbox("python3", "-c", FLOOD, str(srv.getsockname()[1]),
+                    opts=["--net", "slirp", "--allow-host-loopback"])
+    finally:
+        srv.close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "done" in r.stdout
