@@ -208,9 +208,11 @@ def test_peer_closing_mid_stream_does_not_kill_the_monitor(sandbox):
     srv.listen(1)
 
     def close_soon():
+        # read for a while, like iperf3's server, then close with data unread
         c, _ = srv.accept()
-        c.recv(65536)
-        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+        end = time.time() + 0.3
+        while time.time() < end:
+            c.recv(65536)
         c.close()
     t = threading.Thread(target=close_soon, daemon=True)
     t.start()
