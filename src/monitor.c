@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "init.h"
+#include "pollset.h"
+#include "slirp.h"
 #include "util.h"
 
 void monitor_block_signals(sigset_t *old)
@@ -82,9 +84,15 @@ int monitor_wait(struct sandbox *sb, int master, struct herr *e)
 	_cleanup_close_ int sfd = -1;
 	sigset_t set;
 	siginfo_t si = {0};
+	struct pollset ps = {0};
 
 	if (sb->plan->timeout_ms && tfd < 0)
 		return -1;
+	/* libslirp writes to sockets whose peer may have gone (a server that closed while data
+	 * was still queued): that must be an EPIPE for libslirp, not the monitor's death. After
+	 * the clone, so no process of the sandbox inherits the ignored SIGPIPE. */
+	if (sb->net)
+		signal(SIGPIPE, SIG_IGN);
 	init_forwarded_signals(&set);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)
@@ -96,27 +104,38 @@ int monitor_wait(struct sandbox *sb, int master, struct herr *e)
 		}
 		r = &relay;
 	}
+	/* The event sources: the init's exit, forwarded signals, the --timeout timer, the terminal
+	 * relay and, with --net slirp, the tap and libslirp's sockets and timers. Gathered afresh
+	 * each round. */
 	for (;;) {
-		struct pollfd fds[5] = {
-			{.fd = sb->pidfd, .events = POLLIN},
-			{.fd = sfd, .events = POLLIN},
-			{.fd = r && r->len == 0 ? r->in : -1, .events = POLLIN},
-			{.fd = r ? r->master : -1, .events = POLLIN | (r && r->len ? POLLOUT : 0)},
-			{.fd = tfd, .events = POLLIN},
-		};
 		struct signalfd_siginfo ssi;
+		int timeout = -1, n, in = -1, out = -1, timer;
 
-		if (poll(fds, 5, -1) < 0 && errno != EINTR)
+		ps.n = 0;
+		pollset_add(&ps, sb->pidfd, POLLIN);
+		pollset_add(&ps, sfd, POLLIN);
+		timer = pollset_add(&ps, tfd, POLLIN);
+		if (r) {
+			in = pollset_add(&ps, r->len == 0 ? r->in : -1, POLLIN);
+			out = pollset_add(&ps, r->master, POLLIN | (r->len ? POLLOUT : 0));
+		}
+		if (sb->net)
+			netstack_fill(sb->net, &ps, &timeout);
+		n = poll(ps.v, ps.n, timeout);
+		if (n < 0 && errno != EINTR)
 			break;
-		if (fds[0].revents)
+		if (pollset_revents(&ps, 0))
 			break;
-		if (fds[4].revents)
+		if (pollset_revents(&ps, timer))
 			timer_fired(sb, tfd);
 		while (read(sfd, &ssi, sizeof(ssi)) == sizeof(ssi))
 			forward(sb, r, (int)ssi.ssi_signo);
 		if (r)
-			relay_step(r, fds[2].revents, fds[3].revents);
+			relay_step(r, pollset_revents(&ps, in), pollset_revents(&ps, out));
+		if (sb->net)
+			netstack_dispatch(sb->net, &ps, n < 0);
 	}
+	free(ps.v);
 	if (r)
 		relay_finish(r);
 	while (waitid(P_PIDFD, (id_t)sb->pidfd, &si, WEXITED) < 0)

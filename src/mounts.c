@@ -359,6 +359,31 @@ static int user_mounts(struct root *r, const int *fds)
 	return 0;
 }
 
+/* --net slirp: /etc/resolv.conf names slirp's DNS. The file is written in the new root's own
+ * tmpfs and bound over the copy of the host's (which is never touched), then unlinked from
+ * there, so the bind is all that is left of it. */
+static int resolv_conf(struct root *r)
+{
+	static const char text[] = "# written by hutch --net slirp\nnameserver 10.0.2.3\n";
+	_cleanup_close_ int fd = -1, mnt = -1;
+	int err;
+
+	if (!r->p->slirp)
+		return 0;
+	fd = openat(r->fd, ".resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, text, sizeof(text) - 1) != (ssize_t)sizeof(text) - 1)
+		return herr_set(r->e, errno, "cannot write the sandbox's /etc/resolv.conf");
+	mnt = clone_tree(r->fd, ".resolv.conf", false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+							     MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	if (mnt < 0 || (err = attach(r, mnt, "/etc/resolv.conf", PATH_FILE)) < 0) {
+		herr_set(r->e, mnt < 0 ? -mnt : -err, "cannot bind /etc/resolv.conf");
+		return herr_hint(r->e, "the host's /etc/resolv.conf must be a file (not a "
+				       "dangling symlink) for --net slirp");
+	}
+	unlinkat(r->fd, ".resolv.conf", 0);
+	return 0;
+}
+
 static int staging_root(struct root *r)
 {
 	char opts[64];
@@ -421,7 +446,8 @@ int mounts_build_root(const struct plan *p, const struct ids *ids, struct herr *
 	ret = open_sources(&r, sources.v) < 0 || staging_root(&r) < 0 ? -1 : 0;
 	rootfd = r.fd;
 	if (ret < 0 || system_dirs(&r) < 0 || proc_fs(&r) < 0 || dev_fs(&r) < 0 ||
-	    scratch_dirs(&r) < 0 || user_mounts(&r, sources.v) < 0 || enter_root(&r) < 0)
+	    scratch_dirs(&r) < 0 || resolv_conf(&r) < 0 || user_mounts(&r, sources.v) < 0 ||
+	    enter_root(&r) < 0)
 		return -1;
 	hutch_say(p->verbose, "root: tmpfs with /usr and /etc read-only, new /proc, /dev, /tmp, %s",
 		  ids->home);

@@ -10,6 +10,7 @@
 
 #include "policy.h"
 #include "limits.h"
+#include "net_options.h"
 #include "util.h"
 
 static int parse_id(const char *opt, const char *arg, unsigned *out, struct herr *e)
@@ -84,12 +85,6 @@ static int set_gid(struct plan *p, const char *opt, const char *arg, struct herr
 {
 	p->has_gid = true;
 	return parse_id(opt, arg, &p->gid, e);
-}
-
-static int set_share_net(struct plan *p, const char *opt, const char *arg, struct herr *e)
-{
-	p->share_net = true;
-	return 0;
 }
 
 static int set_hostname(struct plan *p, const char *opt, const char *arg, struct herr *e)
@@ -241,8 +236,6 @@ static int set_dry_run(struct plan *p, const char *opt, const char *arg, struct 
 static const struct option_def run_options[] = {
 	{"uid", 0, "N", "uid inside the sandbox (default: your own); your uid maps to it", set_uid},
 	{"gid", 0, "N", "gid inside the sandbox (default: your own); your gid maps to it", set_gid},
-	{"share-net", 0, NULL, "keep the host network instead of a private loopback-only one",
-	 set_share_net},
 	{"hostname", 0, "NAME", "hostname inside (default: hutch)", set_hostname},
 	{"bind", 0, "SRC[:DST]", "bind host SRC read-write at DST (default: the same path)",
 	 set_bind},
@@ -263,6 +256,19 @@ static const struct option_def run_options[] = {
 	/* ---- seccomp and Landlock (issue 3) ---- */
 
 	/* ---- networking (issue 4) ---- */
+	{"net", 0, "MODE", "none (loopback only, default), slirp (user-mode network) or host",
+	 set_net},
+	{"share-net", 0, NULL, "the same as --net host (kept for compatibility)",
+	 set_share_net_alias},
+	{"dns", 0, "ADDR[:PORT]", "--net slirp: resolver behind 10.0.2.3 (default: the host's)",
+	 set_dns},
+	{"publish", 'p', "[ADDR:]HP:P[/udp]",
+	 "--net slirp: forward host ADDR:HPORT (default 127.0.0.1) to PORT inside", set_publish},
+	{"allow-host-loopback", 0, NULL, "--net slirp: let 10.0.2.2 reach the host's 127.0.0.1",
+	 set_allow_host_loopback},
+	{"allow-net", 0, "RULE",
+	 "--net slirp: allow only CIDR[:PORT] or HOSTNAME[:PORT] outbound (repeatable)",
+	 set_allow_net},
 
 	/* ---- cgroups, limits, timeout, report (issue 5) ---- */
 	{"memory", 0, "SIZE", "limit memory (64M, 1G): the sandbox is OOM-killed above it",

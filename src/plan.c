@@ -20,6 +20,10 @@ void plan_free(struct plan *p)
 		free(p->env[i].name);
 		free(p->env[i].value);
 	}
+	for (size_t i = 0; i < p->n_allow; i++)
+		free(p->allow[i].host);
+	free(p->allow);
+	free(p->publish);
 	free(p->mounts);
 	free(p->env);
 	free(p->pass_fds);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 enum mount_kind {
@@ -19,6 +20,22 @@ struct mount_req {
 	char *dst;     /* absolute path inside the sandbox */
 	uint64_t size; /* tmpfs size in bytes, 0 = the kernel's default */
 	bool create;   /* --bind-create: make SRC (a directory) on the host when missing */
+};
+
+/* -p/--publish [ADDR:]HOSTPORT:PORT[/tcp|/udp] */
+struct publish_req {
+	struct sockaddr_storage host; /* address and port to listen on, outside */
+	uint16_t port;		      /* the port inside */
+	bool udp;
+};
+
+/* --allow-net CIDR[:PORT] or HOSTNAME[:PORT]; port 0: any port */
+struct allow_rule {
+	char *host; /* a hostname rule (lowercase, no trailing dot), or NULL for a CIDR */
+	int family; /* AF_INET or AF_INET6 (CIDR rules) */
+	uint8_t addr[16];
+	uint8_t prefix;
+	uint16_t port;
 };
 
 struct env_req {
@@ -63,6 +80,14 @@ struct plan {
 	/* ---- seccomp and Landlock (issue 3) ---- */
 
 	/* ---- networking (issue 4) ---- */
+	/* --net: share_net (above) is --net host; slirp is --net slirp; neither is --net none */
+	bool slirp;
+	bool allow_host_loopback;
+	struct sockaddr_storage dns; /* --dns upstream; ss_family 0: the host's resolvers */
+	struct publish_req *publish;
+	size_t n_publish;
+	struct allow_rule *allow;
+	size_t n_allow;
 
 	/* ---- cgroups, limits, timeout, report (issue 5) ---- */
 	uint64_t memory;      /* bytes; 0: no limit */

@@ -41,6 +41,8 @@
 #include "mounts.h"
 #include "net.h"
 #include "report.h"
+#include "slirp.h"
+#include "tap.h"
 #include "util.h"
 
 /* ---- inside: the init ---- */
@@ -63,13 +65,28 @@ static int set_hostname(const struct plan *p, struct herr *e)
 	return 0;
 }
 
-static int network(const struct sandbox *sb, struct herr *e)
+/* --net slirp in a network namespace of our own (no keeper, or --cap-add NET_ADMIN): the init
+ * makes tap0 itself. A tun fd creates its device in the network namespace it was opened in, so
+ * it is opened here, inside, while the host's /dev is still visible; the READY message carries
+ * it to the monitor. */
+static int open_tap(const struct sandbox *sb, int *tap, struct herr *e)
 {
-	hutch_say(sb->plan->verbose, "network: %s",
+	*tap = sb->plan->slirp && !sb->net_ready ? tap_open(e) : -1;
+	return sb->plan->slirp && !sb->net_ready && *tap < 0 ? -1 : 0;
+}
+
+static int network(const struct sandbox *sb, int tap, struct herr *e)
+{
+	hutch_say(sb->plan->verbose, "network: %s%s",
 		  sb->plan->share_net ? "the host's"
 		  : sb->net_ready     ? "a fresh namespace from the keeper, loopback up"
-				      : "a new namespace, loopback up");
-	return sb->plan->share_net || sb->net_ready ? 0 : net_loopback_up(e);
+				      : "a new namespace, loopback up",
+		  sb->plan->slirp ? ", tap0 to slirp in the monitor" : "");
+	if (sb->plan->share_net || sb->net_ready)
+		return 0;
+	if (net_loopback_up(e) < 0)
+		return -1;
+	return tap >= 0 ? tap_setup(tap, e) : 0;
 }
 
 /* A time namespace can only be entered by children (unshare affects what we fork next), and
@@ -92,10 +109,20 @@ static int open_terminal(const struct sandbox *sb, int *master, struct herr *e)
 	return sb->tty.use_pty && *master < 0 ? -1 : 0;
 }
 
-static int start_command(const struct sandbox *sb, int master, pid_t *pid, struct herr *e)
+static int start_command(const struct sandbox *sb, int tap, int master, pid_t *pid,
+			 struct herr *e)
 {
-	if (channel_send(sb->sock[1], MSG_READY, NULL, master) < 0)
+	int fds[2], n = 0;
+
+	/* the tap first: the monitor knows whether to expect one */
+	if (tap >= 0)
+		fds[n++] = tap;
+	if (master >= 0)
+		fds[n++] = master;
+	if (channel_send_fds(sb->sock[1], MSG_READY, NULL, fds, (size_t)n) < 0)
 		return herr_set(e, errno, "cannot reach the monitor");
+	if (tap >= 0)
+		close(tap);
 	*pid = fork();
 	if (*pid < 0)
 		return herr_set(e, errno, "fork");
@@ -114,20 +141,21 @@ static int cgroup_moved(const struct sandbox *sb, struct herr *e)
 static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 {
 	const struct plan *p = sb->plan;
-	int master = -1;
+	int master = -1, tap = -1;
 	pid_t command = -1;
 
 	if (await_maps(sb, e) < 0 ||                  /* user namespace: ids mapped */
+	    open_tap(sb, &tap, e) < 0 ||               /* --net slirp, own net namespace */
 	    mounts_build_root(p, &sb->ids, e) < 0 ||  /* mount namespace: private root */
 	    cgroup_moved(sb, e) < 0 ||                 /* the monitor moved us (v1 cgroups) */
 	    cgroup_enter_namespace(&sb->cg, e) < 0 ||  /* cgroup namespace, at our own cgroup */
 	    cgroup_mount_view(&sb->cg, e) < 0 ||       /* /sys/fs/cgroup: our subtree, read-only */
 	    set_hostname(p, e) < 0 ||                  /* uts namespace */
-	    network(sb, e) < 0 ||                      /* net namespace */
+	    network(sb, tap, e) < 0 ||                 /* net namespace */
 	    time_namespace(p->verbose, e) < 0 ||       /* time namespace */
 	    open_terminal(sb, &master, e) < 0 ||       /* our own pty */
 	    limits_apply_rlimits(p, e) < 0 ||          /* --rlimit, inherited by the command */
-	    start_command(sb, master, &command, e) < 0) /* caps, no_new_privs, exec: command.c */
+	    start_command(sb, tap, master, &command, e) < 0) /* caps, no_new_privs, exec */
 		return -1;
 	init_supervise(command);
 }
@@ -140,6 +168,8 @@ __attribute__((noreturn)) static void init_main(struct sandbox *sb)
 	cgroup_close_fds(&sb->cg);
 	if (sb->ids.keeper_netns >= 0)
 		close(sb->ids.keeper_netns);
+	if (sb->tap >= 0)
+		close(sb->tap); /* the monitor's (made by clone_in_netns's helper) */
 	/* If the monitor dies, even by SIGKILL, the init dies, and with it the whole pid
 	 * namespace. A monitor that died before this line is caught by await_maps's EOF. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -160,6 +190,26 @@ static int check_pass_fds(const struct plan *p, struct herr *e)
 	return 0;
 }
 
+/* --net slirp: libslirp with its forwards, first of all, so that a port in use or an unusable
+ * /dev/net/tun stops us before anything runs or starts (not even an id keeper). */
+static int prepare_network(struct sandbox *sb, struct herr *e)
+{
+	const struct plan *p = sb->plan;
+
+	if (!p->slirp) {
+		if (p->n_publish || p->n_allow || p->allow_host_loopback || p->dns.ss_family) {
+			herr_set(e, 0, "--publish, --allow-net, --allow-host-loopback and --dns "
+				       "need the user-mode network");
+			return herr_hint(e, "add --net slirp");
+		}
+		return 0;
+	}
+	if (tap_check(e) < 0)
+		return -1;
+	sb->net = netstack_new(p, e);
+	return sb->net ? 0 : -1;
+}
+
 /* Network capabilities only work in a network namespace of the sandbox's own user namespace. */
 static bool use_keeper_netns(const struct sandbox *sb)
 {
@@ -173,6 +223,8 @@ struct born {
 	long pid;
 	int pidfd;
 	int err;
+	int tap;	     /* --net slirp: tap0's fd, in the shared fd table */
+	struct herr tap_err; /* --net slirp: tap0 could not be made */
 };
 
 /*
@@ -181,11 +233,18 @@ struct born {
  * helper enters it and clones the init from there. CLONE_PARENT makes the init the monitor's
  * child (for waitid and the parent-death signal); the helper shares the monitor's fd table, so
  * the init's pidfd lands in it.
+ *
+ * --net slirp: the helper also makes and configures tap0, because it is the one process with
+ * CAP_NET_ADMIN over that namespace (the sandbox's init has none: the namespace belongs to the
+ * keeper's user namespace, which is also why the sandbox cannot reconfigure its network). A tun
+ * fd makes its device in the namespace it was opened in, so the helper opens /dev/net/tun there;
+ * the fd table is shared, so the fd is the monitor's at once: no fd passing, no extra namespace,
+ * and startup stays close to --net none's (see BENCHMARKS.md).
  */
 static long clone_in_netns(struct sandbox *sb, unsigned long long flags, struct herr *e)
 {
 	struct clone_args helper = {.flags = CLONE_FILES, .exit_signal = SIGCHLD};
-	struct born b = {-1, -1, 0};
+	struct born b = {-1, -1, 0, -1, {0}};
 	_cleanup_close_ int rd = -1, wr = -1;
 	int pipefd[2], status;
 	long hp;
@@ -210,6 +269,9 @@ static long clone_in_netns(struct sandbox *sb, unsigned long long flags, struct 
 		}
 		if (setns(sb->ids.keeper_netns, CLONE_NEWNET) < 0) {
 			b.err = errno;
+		} else if (sb->plan->slirp && ((b.tap = sb->tap = tap_open(&b.tap_err)) < 0 ||
+						tap_setup(b.tap, &b.tap_err) < 0)) {
+			b.err = -1;
 		} else {
 			b.pid = syscall(SYS_clone3, &args, sizeof(args));
 			if (b.pid == 0)
@@ -223,6 +285,11 @@ static long clone_in_netns(struct sandbox *sb, unsigned long long flags, struct 
 		;
 	if (read(rd, &b, sizeof(b)) != sizeof(b))
 		b.err = EPROTO;
+	sb->tap = b.tap;
+	if (b.err == -1) {
+		*e = b.tap_err;
+		return -1;
+	}
 	if (b.pid < 0)
 		return user_explain_clone_failure(b.err, e);
 	sb->pidfd = b.pidfd;
@@ -267,11 +334,21 @@ static int clone_sandbox(struct sandbox *sb, struct herr *e)
 
 static int await_ready(struct sandbox *sb, int *master, struct herr *e)
 {
+	bool tap_comes = sb->plan->slirp && sb->tap < 0;
+	int fds[2], r;
 	struct msg m;
-	int r = channel_recv(sb->sock[0], &m, master);
 
-	if (r == 0 && m.type == MSG_READY)
+	r = channel_recv_fds(sb->sock[0], &m, fds, 2);
+	if (tap_comes)
+		sb->tap = fds[0];
+	*master = fds[tap_comes ? 1 : 0];
+	if (!tap_comes && fds[1] >= 0)
+		close(fds[1]); /* nothing else may come: never leak it */
+	if (r == 0 && m.type == MSG_READY) {
+		if (sb->net)
+			netstack_set_tap(sb->net, sb->tap);
 		return 0;
+	}
 	if (r == 0 && m.type == MSG_ERROR) {
 		memcpy(e->msg, m.text, sizeof(e->msg));
 		e->exit_code = m.exit_code ? m.exit_code : EXIT_SETUP;
@@ -286,7 +363,7 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 	char *cwd;
 
 	if (mounts_create_sources(p, e) < 0 || cgroup_setup(p, &sb->cg, e) < 0 ||
-	    user_prepare(p, &sb->ids, e) < 0 ||
+	    prepare_network(sb, e) < 0 || user_prepare(p, &sb->ids, e) < 0 ||
 	    check_pass_fds(p, e) < 0 || channel_pair(sb->sock, e) < 0)
 		return -1;
 	sb->envp = env_build(p, &sb->ids);
@@ -312,6 +389,9 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 
 static void sandbox_free(struct sandbox *sb)
 {
+	netstack_free(sb->net);
+	if (sb->tap >= 0)
+		close(sb->tap);
 	if (sb->pidfd >= 0)
 		close(sb->pidfd);
 	for (int i = 0; i < 2; i++)
@@ -347,7 +427,13 @@ static int finish(struct sandbox *sb, int status, const struct timespec *t0, str
 int sandbox_run(const struct plan *p, struct herr *e)
 {
 	struct sandbox sb = {
-		.plan = p, .ids = {.keeper_netns = -1}, .sock = {-1, -1}, .pid = -1, .pidfd = -1};
+		.plan = p,
+		.ids = {.keeper_netns = -1},
+		.sock = {-1, -1},
+		.pid = -1,
+		.pidfd = -1,
+		.tap = -1,
+	};
 	int master = -1, status;
 	struct timespec t0;
 	sigset_t old;

@@ -21,6 +21,8 @@ struct sandbox {
 	bool net_ready; /* the init was born in the keeper's fresh network namespace */
 	struct cgroup cg; /* the sandbox's own cgroup (issue 5), when the plan wants one */
 	bool timed_out;   /* --timeout fired */
+	int tap;		/* --net slirp: the monitor's /dev/net/tun fd (tap0 inside), or -1 */
+	struct netstack *net;	/* --net slirp: libslirp and the egress policy (src/slirp.h) */
 };
 
 /* Build and run the sandbox. Returns the exit status for hutch (the command's, or 126/127), or

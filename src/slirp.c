@@ -1,0 +1,339 @@
+#include "slirp.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <slirp/libslirp.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "allow.h"
+#include "frame.h"
+#include "publish.h"
+#include "util.h"
+
+const uint8_t SLIRP_NET4[4] = {10, 0, 2, 0}, SLIRP_HOST4[4] = {10, 0, 2, 2},
+	      SLIRP_DNS4[4] = {10, 0, 2, 3}, SLIRP_GUEST4[4] = {10, 0, 2, 100};
+const uint8_t SLIRP_NET6[16] = {0xfd}, SLIRP_HOST6[16] = {0xfd, [15] = 2},
+	      SLIRP_DNS6[16] = {0xfd, [15] = 3}, SLIRP_GUEST6[16] = {0xfd, [14] = 1};
+
+/* A timer of libslirp's (it has one kind: the IPv6 router advertisement). */
+struct timer {
+	struct timer *next;
+	SlirpTimerId id;
+	void *cb_opaque;
+	int64_t expire_ms; /* -1: not armed */
+};
+
+/* --dns: queries to 10.0.2.3:53 are redirected to the upstream, and its answers made to look
+ * like they came from 10.0.2.3 again. The sandbox's source ports of recent queries tell the
+ * answers apart from other traffic with the upstream. */
+#define DNS_PORTS 64
+
+struct netstack {
+	const struct plan *p;
+	Slirp *slirp;
+	int tap;
+	struct allow *allow;
+	struct timer *timers;
+	struct pollset *ps; /* from netstack_fill to netstack_dispatch: where libslirp's fds are */
+	int tap_index;
+	uint8_t dns_seen[16]; /* the upstream as libslirp's side sees it (127.0.0.1: 10.0.2.2) */
+	uint16_t dns_port;
+	uint16_t dns_ports[DNS_PORTS];
+	unsigned dns_next;
+	uint8_t frame[SLIRP_MTU + 64]; /* one frame read from the tap */
+	uint8_t out[SLIRP_MTU + 64];   /* a frame on its way in, when it must be changed */
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t cb_clock_get_ns(void *opaque)
+{
+	return now_ns();
+}
+
+static void *cb_timer_new_opaque(SlirpTimerId id, void *cb_opaque, void *opaque)
+{
+	struct netstack *ns = opaque;
+	struct timer *t = xcalloc(1, sizeof(*t));
+
+	*t = (struct timer){.next = ns->timers, .id = id, .cb_opaque = cb_opaque, .expire_ms = -1};
+	ns->timers = t;
+	return t;
+}
+
+static void cb_timer_free(void *timer, void *opaque)
+{
+	struct netstack *ns = opaque;
+
+	for (struct timer **t = &ns->timers; *t; t = &(*t)->next)
+		if (*t == timer) {
+			*t = (*t)->next;
+			free(timer);
+			return;
+		}
+}
+
+static void cb_timer_mod(void *timer, int64_t expire_ms, void *opaque)
+{
+	((struct timer *)timer)->expire_ms = expire_ms;
+}
+
+static void cb_guest_error(const char *msg, void *opaque)
+{
+	struct netstack *ns = opaque;
+
+	hutch_say(ns->p->verbose, "slirp: %s", msg);
+}
+
+static void cb_nothing(int fd, void *opaque)
+{
+	/* We gather libslirp's fds afresh before every poll: nothing to register. */
+}
+
+static void cb_notify(void *opaque)
+{
+	/* One thread: the loop runs libslirp again right after this. */
+}
+
+static bool is_dns_answer(struct netstack *ns, const struct frame *f)
+{
+	if (f->proto != IPPROTO_UDP || f->sport != 53)
+		return false;
+	return memcmp(f->src, f->family == AF_INET ? SLIRP_DNS4 : SLIRP_DNS6,
+		      f->family == AF_INET ? 4 : 16) == 0;
+}
+
+/* An answer of the --dns upstream to a query we redirected: make it 10.0.2.3's again. */
+static void unredirect_dns(struct netstack *ns, struct frame *f)
+{
+	size_t alen = f->family == AF_INET ? 4 : 16;
+
+	if (!ns->dns_port || f->proto != IPPROTO_UDP || f->family != ns->p->dns.ss_family ||
+	    f->sport != ns->dns_port || memcmp(f->src, ns->dns_seen, alen) != 0)
+		return;
+	for (unsigned i = 0; i < DNS_PORTS; i++)
+		if (ns->dns_ports[i] == f->dport) {
+			frame_set_src(f, f->family == AF_INET ? SLIRP_DNS4 : SLIRP_DNS6, 53);
+			frame_fix_checksums(f);
+			return;
+		}
+}
+
+/* libslirp -> the sandbox */
+static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
+{
+	struct netstack *ns = opaque;
+	struct frame f;
+
+	if (len > sizeof(ns->out))
+		return (ssize_t)len;
+	if ((ns->dns_port || ns->p->n_allow) && frame_parse(&f, (uint8_t *)buf, len) &&
+	    f.proto == IPPROTO_UDP) {
+		/* only UDP is changed or read here: copy just those frames */
+		memcpy(ns->out, buf, len);
+		frame_parse(&f, ns->out, len);
+		unredirect_dns(ns, &f);
+		if (is_dns_answer(ns, &f))
+			allow_snoop_dns(ns->allow, &f);
+		buf = ns->out;
+	}
+	/* A full tap queue drops the frame, like a full link: TCP sends it again. */
+	if (write(ns->tap, buf, len) < 0 && errno != EAGAIN)
+		return -1;
+	return (ssize_t)len;
+}
+
+static const SlirpCb callbacks = {
+    .send_packet = cb_send_packet,
+    .guest_error = cb_guest_error,
+    .clock_get_ns = cb_clock_get_ns,
+    .timer_free = cb_timer_free,
+    .timer_mod = cb_timer_mod,
+    .register_poll_fd = cb_nothing,
+    .unregister_poll_fd = cb_nothing,
+    .notify = cb_notify,
+    .timer_new_opaque = cb_timer_new_opaque,
+};
+
+/* The upstream of --dns as libslirp will see a packet to it: loopback becomes the gateway. */
+static void setup_dns(struct netstack *ns)
+{
+	const struct sockaddr_storage *d = &ns->p->dns;
+
+	if (d->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)d;
+		bool lo = ((const uint8_t *)&in->sin_addr)[0] == 127;
+
+		memcpy(ns->dns_seen, lo ? SLIRP_HOST4 : (const uint8_t *)&in->sin_addr, 4);
+		ns->dns_port = ntohs(in->sin_port);
+	} else if (d->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)d;
+		bool lo = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+
+		memcpy(ns->dns_seen, lo ? SLIRP_HOST6 : (const uint8_t *)&in6->sin6_addr, 16);
+		ns->dns_port = ntohs(in6->sin6_port);
+	}
+}
+
+void netstack_set_tap(struct netstack *ns, int tap)
+{
+	ns->tap = tap;
+}
+
+struct netstack *netstack_new(const struct plan *p, struct herr *e)
+{
+	struct netstack *ns = xcalloc(1, sizeof(*ns));
+	SlirpConfig cfg = {
+	    .version = 4,
+	    .in_enabled = true,
+	    .in6_enabled = true,
+	    .vprefix_len = 64,
+	    .if_mtu = SLIRP_MTU,
+	    .if_mru = SLIRP_MTU,
+	    /* The gateway leads to the host's loopback; allow.c decides who may use it, and
+	     * so --dns 127.0.0.1 works without opening the rest of the host's loopback. */
+	    .disable_host_loopback = false,
+	    .disable_dhcp = true, /* tap.c configures the addresses */
+	};
+
+	memcpy(&cfg.vnetwork, SLIRP_NET4, 4);
+	memcpy(&cfg.vnetmask, (uint8_t[]){255, 255, 255, 0}, 4);
+	memcpy(&cfg.vhost, SLIRP_HOST4, 4);
+	memcpy(&cfg.vdhcp_start, (uint8_t[]){10, 0, 2, 15}, 4);
+	memcpy(&cfg.vnameserver, SLIRP_DNS4, 4);
+	memcpy(&cfg.vprefix_addr6, SLIRP_NET6, 16);
+	memcpy(&cfg.vhost6, SLIRP_HOST6, 16);
+	memcpy(&cfg.vnameserver6, SLIRP_DNS6, 16);
+	ns->p = p;
+	ns->tap = -1;
+	ns->allow = allow_new(p);
+	setup_dns(ns);
+	ns->slirp = slirp_new(&cfg, &callbacks, ns);
+	if (!ns->slirp) {
+		netstack_free(ns);
+		herr_set(e, errno, "--net slirp: libslirp could not start");
+		return NULL;
+	}
+	if (publish_all(ns->slirp, p, e) < 0) {
+		netstack_free(ns);
+		return NULL;
+	}
+	return ns;
+}
+
+void netstack_free(struct netstack *ns)
+{
+	if (!ns)
+		return;
+	/* closes every socket and listener of the sandbox's: nothing is left listening */
+	if (ns->slirp)
+		slirp_cleanup(ns->slirp);
+	while (ns->timers)
+		cb_timer_free(ns->timers, ns);
+	allow_free(ns->allow);
+	free(ns);
+}
+
+static int add_poll(int fd, int events, void *opaque)
+{
+	struct netstack *ns = opaque;
+	short ev = (short)((events & SLIRP_POLL_IN ? POLLIN : 0) |
+			   (events & SLIRP_POLL_OUT ? POLLOUT : 0) |
+			   (events & SLIRP_POLL_PRI ? POLLPRI : 0));
+
+	return pollset_add(ns->ps, fd, ev);
+}
+
+static int get_revents(int idx, void *opaque)
+{
+	struct netstack *ns = opaque;
+	short r = pollset_revents(ns->ps, idx);
+
+	return (r & POLLIN ? SLIRP_POLL_IN : 0) | (r & POLLOUT ? SLIRP_POLL_OUT : 0) |
+	       (r & POLLPRI ? SLIRP_POLL_PRI : 0) | (r & POLLERR ? SLIRP_POLL_ERR : 0) |
+	       (r & POLLHUP ? SLIRP_POLL_HUP : 0);
+}
+
+void netstack_fill(struct netstack *ns, struct pollset *ps, int *timeout_ms)
+{
+	uint32_t t = *timeout_ms < 0 ? UINT32_MAX : (uint32_t)*timeout_ms;
+	int64_t now = now_ns() / 1000000;
+
+	ns->ps = ps;
+	ns->tap_index = pollset_add(ps, ns->tap, POLLIN);
+	slirp_pollfds_fill(ns->slirp, &t, add_poll, ns);
+	for (struct timer *tm = ns->timers; tm; tm = tm->next)
+		if (tm->expire_ms >= 0) {
+			int64_t left = tm->expire_ms > now ? tm->expire_ms - now : 0;
+			if (left < t)
+				t = (uint32_t)left;
+		}
+	*timeout_ms = t == UINT32_MAX ? -1 : (int)t;
+}
+
+/* --dns: a query to 10.0.2.3:53 (or fd00::3) goes to the upstream instead. */
+static void redirect_dns(struct netstack *ns, struct frame *f)
+{
+	if (!ns->dns_port || f->proto != IPPROTO_UDP || f->dport != 53 ||
+	    f->family != ns->p->dns.ss_family ||
+	    memcmp(f->dst, f->family == AF_INET ? SLIRP_DNS4 : SLIRP_DNS6,
+		   f->family == AF_INET ? 4 : 16) != 0)
+		return;
+	ns->dns_ports[ns->dns_next++ % DNS_PORTS] = f->sport;
+	frame_set_dst(f, ns->dns_seen, ns->dns_port);
+	frame_fix_checksums(f);
+}
+
+/* the sandbox -> libslirp, through the egress policy */
+static void input_frame(struct netstack *ns, uint8_t *buf, size_t len)
+{
+	struct frame f;
+	size_t n;
+
+	if (!frame_parse(&f, buf, len))
+		return; /* nothing a working stack sends; libslirp never sees it */
+	if (!allow_frame(ns->allow, &f)) {
+		n = frame_refusal(&f, ns->out, sizeof(ns->out));
+		if (n && write(ns->tap, ns->out, n) < 0) {
+			/* a full queue: the sandbox retries, and is refused again */
+		}
+		return;
+	}
+	redirect_dns(ns, &f);
+	slirp_input(ns->slirp, buf, (int)len);
+}
+
+/* At most this many frames per wakeup, so libslirp's sockets get their turn. */
+#define TAP_BATCH 256
+
+void netstack_dispatch(struct netstack *ns, const struct pollset *ps, int poll_failed)
+{
+	int64_t now;
+
+	ns->ps = (struct pollset *)ps;
+	if (pollset_revents(ps, ns->tap_index) & POLLIN) {
+		for (int i = 0; i < TAP_BATCH; i++) {
+			ssize_t n = read(ns->tap, ns->frame, sizeof(ns->frame));
+			if (n <= 0)
+				break;
+			input_frame(ns, ns->frame, (size_t)n);
+		}
+	}
+	slirp_pollfds_poll(ns->slirp, poll_failed, get_revents, ns);
+	now = now_ns() / 1000000;
+	for (struct timer *t = ns->timers; t; t = t->next)
+		if (t->expire_ms >= 0 && t->expire_ms <= now) {
+			t->expire_ms = -1;
+			slirp_handle_timer(ns->slirp, t->id, t->cb_opaque);
+			break; /* the handler may have changed the list; the rest wait a round */
+		}
+	ns->ps = NULL;
+}

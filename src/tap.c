@@ -1,0 +1,164 @@
+#include "tap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "slirp.h"
+#include "util.h"
+
+#define TAP_NAME "tap0"
+
+int tap_open(struct herr *e)
+{
+	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
+		herr_set(e, errno, "--net slirp: /dev/net/tun is missing");
+	else
+		herr_set(e, errno, "--net slirp: cannot open /dev/net/tun");
+	herr_hint(e, "the sandbox's network device needs it; distributions ship it as a character "
+		     "device 10,200 with mode 0666 (check with `ls -l /dev/net/tun`; as root: "
+		     "`modprobe tun; chmod 0666 /dev/net/tun`), or use --net none");
+	e->exit_code = EXIT_SETUP;
+	return -1;
+}
+
+int tap_check(struct herr *e)
+{
+	int fd = tap_open(e);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/* One rtnetlink request (NEWADDR or NEWROUTE) with its attributes, and its acknowledgement. */
+struct nlreq {
+	struct nlmsghdr nh;
+	union {
+		struct ifaddrmsg ifa;
+		struct rtmsg rt;
+	};
+	char attrs[128];
+};
+
+static void nl_attr(struct nlreq *r, unsigned short type, const void *data, size_t len)
+{
+	struct rtattr *a = (struct rtattr *)((char *)r + NLMSG_ALIGN(r->nh.nlmsg_len));
+
+	a->rta_type = type;
+	a->rta_len = (unsigned short)RTA_LENGTH(len);
+	memcpy(RTA_DATA(a), data, len);
+	r->nh.nlmsg_len = NLMSG_ALIGN(r->nh.nlmsg_len) + RTA_ALIGN(a->rta_len);
+}
+
+static int nl_talk(int nl, struct nlreq *r)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct nlmsgerr err;
+	} ack;
+	ssize_t n;
+
+	r->nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+	if (send(nl, r, r->nh.nlmsg_len, 0) < 0)
+		return -errno;
+	n = recv(nl, &ack, sizeof(ack), 0);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n < sizeof(ack) || ack.nh.nlmsg_type != NLMSG_ERROR)
+		return -EPROTO;
+	return ack.err.error;
+}
+
+static int add_address(int nl, int ifindex, int family, const uint8_t *addr, int prefix)
+{
+	struct nlreq r = {
+	    .nh = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg)), .nlmsg_type = RTM_NEWADDR}};
+	size_t alen = family == AF_INET ? 4 : 16;
+	/* No duplicate address detection: nobody else is on this link, and DAD would keep the
+	 * address unusable for a second after start. */
+	uint32_t flags = IFA_F_NODAD;
+
+	r.ifa = (struct ifaddrmsg){.ifa_family = (unsigned char)family,
+				   .ifa_prefixlen = (unsigned char)prefix,
+				   .ifa_index = (unsigned)ifindex};
+	nl_attr(&r, IFA_LOCAL, addr, alen);
+	nl_attr(&r, IFA_ADDRESS, addr, alen);
+	if (family == AF_INET6)
+		nl_attr(&r, IFA_FLAGS, &flags, sizeof(flags));
+	return nl_talk(nl, &r);
+}
+
+static int add_default_route(int nl, int ifindex, int family, const uint8_t *gw)
+{
+	struct nlreq r = {
+	    .nh = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg)), .nlmsg_type = RTM_NEWROUTE}};
+	uint32_t oif = (uint32_t)ifindex;
+
+	r.rt = (struct rtmsg){.rtm_family = (unsigned char)family,
+			      .rtm_table = RT_TABLE_MAIN,
+			      .rtm_protocol = RTPROT_BOOT,
+			      .rtm_scope = RT_SCOPE_UNIVERSE,
+			      .rtm_type = RTN_UNICAST};
+	nl_attr(&r, RTA_GATEWAY, gw, family == AF_INET ? 4 : 16);
+	nl_attr(&r, RTA_OIF, &oif, sizeof(oif));
+	return nl_talk(nl, &r);
+}
+
+static int link_up(const char *name, struct herr *e)
+{
+	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = {0};
+
+	if (s < 0)
+		return herr_set(e, errno, "--net slirp: socket");
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_mtu = SLIRP_MTU;
+	if (ioctl(s, SIOCSIFMTU, &ifr) < 0)
+		return herr_set(e, errno, "--net slirp: cannot set %s's MTU", name);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		return herr_set(e, errno, "--net slirp: cannot read %s's flags", name);
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		return herr_set(e, errno, "--net slirp: cannot bring %s up", name);
+	return 0;
+}
+
+int tap_setup(int fd, struct herr *e)
+{
+	struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI};
+	_cleanup_close_ int nl = -1;
+	int idx, err;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", TAP_NAME);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+		return herr_set(e, errno, "--net slirp: cannot create the tap device %s", TAP_NAME);
+	if (link_up(TAP_NAME, e) < 0)
+		return -1;
+	idx = (int)if_nametoindex(TAP_NAME);
+	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (idx == 0 || nl < 0)
+		return herr_set(e, errno, "--net slirp: cannot configure %s", TAP_NAME);
+	if ((err = add_address(nl, idx, AF_INET, SLIRP_GUEST4, 24)) < 0 ||
+	    (err = add_default_route(nl, idx, AF_INET, SLIRP_HOST4)) < 0)
+		return herr_set(e, -err, "--net slirp: cannot give %s its IPv4 address and route",
+				TAP_NAME);
+	if ((err = add_address(nl, idx, AF_INET6, SLIRP_GUEST6, 64)) < 0 ||
+	    (err = add_default_route(nl, idx, AF_INET6, SLIRP_HOST6)) < 0)
+		return herr_set(e, -err, "--net slirp: cannot give %s its IPv6 address and route",
+				TAP_NAME);
+	return 0;
+}

@@ -1,0 +1,105 @@
+"""--allow-net (src/allow.c, src/frame.c): the egress allowlist. Listed
+CIDR:PORT works, everything else is refused at once (TCP reset, ICMP
+unreachable for UDP); hostname rules open only addresses that the sandbox
+resolved through its DNS. Every server is on the host's 127.0.0.1, reached
+from inside through the gateway 10.0.2.2 (hence --allow-host-loopback)."""
+
+import shlex
+
+import pytest
+
+from conftest import error_lines
+from nethelp import DnsServer, TcpServer
+from test_net import connect
+
+UDP_PROBE = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+s.connect((sys.argv[1], int(sys.argv[2]))); t = time.time(); s.send(b"x")
+try:
+    s.recv(10); print("GOT")
+except OSError as e:
+    print("ERR", type(e).__name__, e.errno)
+print("TIME", time.time() - t)
+"""
+
+
+@pytest.fixture
+def servers():
+    a, b = TcpServer(b"allowed\n"), TcpServer(b"other\n")
+    yield a, b
+    a.close()
+    b.close()
+
+
+def base(*rules):
+    opts = ["--net", "slirp", "--allow-host-loopback"]
+    for r in rules:
+        opts += ["--allow-net", r]
+    return opts
+
+
+def test_listed_port_allowed_other_port_reset(sandbox, servers):
+    a, b = servers
+    r, out = connect(sandbox, "10.0.2.2", a.port, *base(f"10.0.2.2:{a.port}"))
+    assert out.get("GOT") == "allowed", r.stdout + r.stderr
+    r, out = connect(sandbox, "10.0.2.2", b.port, *base(f"10.0.2.2:{a.port}"))
+    assert out.get("ERR", "").startswith("ConnectionRefusedError"), r.stdout + r.stderr
+    assert float(out["TIME"]) < 2, "a refused connection must fail fast, not time out"
+    assert b.accepted == 0
+
+
+def test_cidr_rule_without_port(sandbox, servers):
+    a, b = servers
+    for s in servers:
+        r, out = connect(sandbox, "10.0.2.2", s.port, *base("10.0.2.0/24"))
+        assert "GOT" in out, r.stdout + r.stderr
+
+
+def test_unlisted_network_refused(sandbox, servers):
+    a, _ = servers
+    r, out = connect(sandbox, "10.0.2.2", a.port, *base("192.0.2.0/24"))
+    assert "ERR" in out and float(out["TIME"]) < 2, r.stdout + r.stderr
+    assert a.accepted == 0
+
+
+def test_udp_gets_icmp_unreachable(sandbox):
+    r = sandbox("python3", "-c", UDP_PROBE, "10.0.2.2", "9", opts=base("10.0.2.2:53"))
+    out = dict(l.split(" ", 1) for l in r.stdout.splitlines() if " " in l)
+    # EHOSTUNREACH: the ICMP "administratively prohibited" that refused it
+    assert out.get("ERR") == "OSError 113", r.stdout + r.stderr
+    assert float(out["TIME"]) < 2
+
+
+def test_hostname_rule_needs_a_lookup(sh, servers):
+    a, _ = servers
+    dns = DnsServer({"mirror.hutch.test": "10.0.2.2", "other.hutch.test": "10.0.2.2"})
+    client = "python3 -c " + shlex.quote(
+        "import socket\n"
+        "try: print(socket.create_connection(('10.0.2.2', %d), 5).recv(99).decode().strip())\n"
+        "except OSError: print('refused')" % a.port)
+    try:
+        opts = base(f"mirror.hutch.test:{a.port}") + ["--dns", f"127.0.0.1:{dns.port}"]
+        # before any lookup the address is not allowed; after resolving a
+        # name that no rule lists, still not; after resolving the listed one, it is
+        r = sh(f"{client}; getent hosts other.hutch.test >/dev/null; {client}; "
+               f"getent hosts mirror.hutch.test; {client}", *opts)
+        lines = r.stdout.splitlines()
+        assert lines[0] == "refused" and lines[1] == "refused", r.stdout + r.stderr
+        assert lines[2].split()[0] == "10.0.2.2"
+        assert lines[3] == "allowed", r.stdout + r.stderr
+    finally:
+        dns.close()
+
+
+@pytest.mark.parametrize("rule,why", [
+    ("exa mple.com:99999", "port out of range"),
+    ("example.com:0", "port out of range"),
+    ("10.0.0.0/33", "prefix length out of range"),
+    ("exa mple.com", "not a CIDR (10.0.0.0/8), an address or a hostname"),
+    ("[::1", "not a CIDR (10.0.0.0/8), an address or a hostname"),
+])
+def test_bad_rules(sandbox, rule, why):
+    r = sandbox("true", opts=["--net", "slirp", "--allow-net", rule])
+    assert r.returncode == 125
+    assert error_lines(r.stderr) == [f"hutch: --allow-net '{rule}': {why}"]
