@@ -9,6 +9,8 @@
 
 #include "caps.h"
 #include "init.h"
+#include "landlock.h"
+#include "seccomp.h"
 #include "terminal.h"
 
 extern char **environ;
@@ -48,8 +50,10 @@ static int prepare(const struct sandbox *sb, int master, struct herr *e)
 	if (caps_drop(sb->plan->caps_keep, e) < 0) /* capabilities, no_new_privs */
 		return -1;
 	/* ---- Landlock (issue 3) ---- */
+	if (landlock_apply(sb->plan, &sb->ids, e) < 0)
+		return -1;
 	/* ---- seccomp: the very last step before execve (issue 3) ---- */
-	return 0;
+	return sc_apply(sb->plan, e);
 }
 
 void command_exec(const struct sandbox *sb, int master)

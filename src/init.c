@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "seccomp.h"
 
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 
@@ -68,6 +69,8 @@ void init_supervise(pid_t command)
 	syscall(SYS_close_range, 3U, ~0U, 0U);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	caps_drop(0, &ignored);
+	/* No capability, nothing to do but wait: a filter for what is left of the kernel. */
+	sc_install_init(&ignored);
 
 	init_forwarded_signals(&set);
 	sigaddset(&set, SIGCHLD);
