@@ -372,7 +372,8 @@ int sc_profile_parse_text(const char *file, const char *text, struct sc_profile 
 				return fail(&ps, "statement too long (split it)");
 			tok[n++] = t;
 		}
-		ps_last = lineno;
+		if (line[strspn(line, " \t\r")] != 0)
+			ps_last = lineno;
 	}
 	if (n && statement(&ps, tok, n) < 0)
 		return -1;
@@ -439,6 +440,9 @@ static scmp_filter_ctx new_ctx(uint32_t def)
 	return ctx;
 }
 
+static int rule_error(const struct sc_profile *p, const struct sc_rule *r, const char *file,
+		      int err, struct herr *e);
+
 static int add_rule_to(scmp_filter_ctx ctx, const struct sc_profile *p, const struct sc_rule *r,
 		       const char *file, struct herr *e)
 {
@@ -449,8 +453,12 @@ static int add_rule_to(scmp_filter_ctx ctx, const struct sc_profile *p, const st
 		cmp[i] = (struct scmp_arg_cmp){r->conds[i].arg, (enum scmp_compare)r->conds[i].op,
 					       r->conds[i].a, r->conds[i].b};
 	err = seccomp_rule_add_array(ctx, r->action, r->nr, r->n_conds, cmp);
-	if (err == 0)
-		return 0;
+	return err == 0 ? 0 : rule_error(p, r, file, err, e);
+}
+
+static int rule_error(const struct sc_profile *p, const struct sc_rule *r, const char *file,
+		      int err, struct herr *e)
+{
 	{
 		_cleanup_free_ char *name =
 		    seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, r->nr);
@@ -465,6 +473,25 @@ static int add_rule_to(scmp_filter_ctx ctx, const struct sc_profile *p, const st
 		     ? "conflicts with an earlier rule for the same system call"
 		     : strerror(-err));
 	return herr_hint(e, "see hutch-seccomp(5)");
+}
+
+static int conflict(const struct sc_profile *p, const struct sc_rule *r, const char *file,
+		    struct herr *e)
+{
+	return rule_error(p, r, file, -EEXIST, e);
+}
+
+/* Two unconditional rules for one call with different actions: libseccomp would silently keep
+ * the last, which is never what the author meant. */
+static bool conflicting(const struct sc_profile *p, size_t i)
+{
+	const struct sc_rule *r = &p->rules[i];
+
+	for (size_t k = 0; k < i && r->n_conds == 0; k++)
+		if (p->rules[k].nr == r->nr && p->rules[k].n_conds == 0 &&
+		    p->rules[k].action != r->action)
+			return true;
+	return false;
 }
 
 /* The BPF that libseccomp made for `ctx`, read back through a memfd (libseccomp 2.5 exports
@@ -525,6 +552,8 @@ int sc_compile(const struct sc_profile *p, const char *file, struct sc_filters *
 		const struct sc_rule *r = &p->rules[i];
 		bool to_deny = r->action != SCMP_ACT_ALLOW && r->n_conds > 0;
 
+		if (conflicting(p, i))
+			return conflict(p, r, file, e);
 		/* libseccomp refuses a rule that repeats the default action; it adds nothing */
 		if (r->action == (to_deny ? SCMP_ACT_ALLOW : p->def_action))
 			continue;
