@@ -539,6 +539,31 @@ static void newer_prefix(const struct sc_profile *p, struct sock_filter *f)
 }
 #define NEWER_PREFIX_LEN 6
 
+/* One filter instead of two: the denials' program runs first and each of its "allow" verdicts
+ * becomes a jump to the allowlist's start (classic BPF jumps only forward, and the allowlist
+ * follows). The kernel then attaches, JITs and runs one program: a shorter start, and no second
+ * filter for calls whose verdict is not cached. */
+static int merge(struct sc_filters *f, struct herr *e)
+{
+	size_t deny = f->len[1], total = (size_t)f->len[0] + f->len[1];
+	struct sock_filter *m;
+
+	if (total > BPF_MAXINSNS) {
+		sc_filters_free(f);
+		return herr_set(e, 0, "the seccomp filter is too large (%zu instructions)", total);
+	}
+	m = xcalloc(total, sizeof(*m));
+	memcpy(m, f->insns[1], deny * sizeof(*m));
+	memcpy(m + deny, f->insns[0], f->len[0] * sizeof(*m));
+	for (size_t i = 0; i < deny; i++)
+		if (m[i].code == (BPF_RET | BPF_K) && m[i].k == SCMP_ACT_ALLOW)
+			m[i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA,
+							    (uint32_t)(deny - i - 1), 0, 0);
+	sc_filters_free(f);
+	*f = (struct sc_filters){.insns = {m}, .len = {(unsigned short)total}, .n = 1};
+	return 0;
+}
+
 int sc_compile(const struct sc_profile *p, const char *file, struct sc_filters *out, struct herr *e)
 {
 	__attribute__((cleanup(ctx_release))) scmp_filter_ctx allow = new_ctx(p->def_action);
@@ -574,7 +599,7 @@ int sc_compile(const struct sc_profile *p, const char *file, struct sc_filters *
 	if (p->newer_than >= 0)
 		newer_prefix(p, out->insns[1]);
 	out->n = 2;
-	return 0;
+	return merge(out, e);
 }
 
 void sc_filters_free(struct sc_filters *f)

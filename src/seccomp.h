@@ -35,10 +35,9 @@ struct sc_profile {
 	bool json; /* rule `line`s are indexes into "syscalls" */
 };
 
-/* Compiled filters, installed in order. Filter 0 is the allowlist (the profile's default
- * action); filter 1, when present, defaults to allow and holds the conditional denials, which
- * libseccomp cannot put next to an unconditional allow of the same call. The kernel runs both
- * and takes the stricter answer. */
+/* Compiled filters, installed in order. sc_compile makes one: the conditional denials (which
+ * libseccomp cannot put next to an unconditional allow of the same call) compiled apart and
+ * joined in front of the allowlist. Room for two is kept for filters built elsewhere. */
 struct sc_filters {
 	struct sock_filter *insns[2];
 	unsigned short len[2];
