@@ -279,6 +279,8 @@ BAD_TEXT = [
     ("same-arg-twice", "default errno EPERM\nallow socket if arg0 == 1 and arg0 == 2\n", 2,
      "compared twice"),
     ("no-default", "allow read\n", 1, "no 'default' action"),
+    ("wrapped-group", "default allow\ngroup g\n\tread write\n\n\tclose opn\nerrno EPERM @g\n", 5,
+     "unknown system call 'opn'"),
     ("conflict", "default errno EPERM\nallow read\nerrno EACCES read\n", 3, "conflicts"),
 ]
 
