@@ -28,11 +28,6 @@ static void copy_builtin(const struct sc_builtin *b, struct sc_filters *out)
 	}
 }
 
-void sc_default(struct sc_filters *out)
-{
-	copy_builtin(builtin("default"), out);
-}
-
 static bool ends_with(const char *s, const char *suffix)
 {
 	size_t ls = strlen(s), lx = strlen(suffix);
@@ -55,9 +50,12 @@ int sc_load(const char *arg, struct sc_filters *out, bool *none, struct herr *e)
 		copy_builtin(b, out);
 		return 0;
 	}
+	/* a bare word that is neither built in nor a file here was meant as a profile name */
 	if (!strchr(arg, '/') && access(arg, F_OK) < 0)
-		herr_set(e, 0, "--seccomp %s: no such profile or file", arg);
-	if ((!strchr(arg, '/') && access(arg, F_OK) < 0) || sc_read_file(arg, &text, e) < 0)
+		r = herr_set(e, 0, "--seccomp %s: no such profile or file", arg);
+	else
+		r = sc_read_file(arg, &text, e);
+	if (r < 0)
 		return herr_hint(e, "give default, strict, none or a profile file "
 				    "(see hutch-seccomp(5))");
 	r = ends_with(arg, ".json") ? sc_profile_parse_json(arg, text, &prof, e)

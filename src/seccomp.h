@@ -74,8 +74,6 @@ void sc_filters_free(struct sc_filters *f);
 /* --seccomp ARG: a built-in name, `none`, or a file (.json: JSON, else text); fills `out`.
  * `none` leaves it empty and sets *none. */
 int sc_load(const char *arg, struct sc_filters *out, bool *none, struct herr *e);
-/* The built-in default profile, as a copy. */
-void sc_default(struct sc_filters *out);
 
 /* The command's last step before execve: the plan's filters, or the default profile's, or with
  * --seccomp none a notice (no_new_privs must be set). */
