@@ -108,16 +108,31 @@ def abstract_listener():
 
 
 @pytest.mark.parametrize("opts", [(), ("--share-net",)], ids=["own-net", "share-net"])
-def test_host_sockets_and_secrets(sandbox, escape_dir, abstract_listener, opts):
+def test_host_sockets_and_secrets(sandbox, escape_dir, abstract_listener, tmp_path, opts):
     name, s = abstract_listener
-    env = dict(os.environ, SSH_AUTH_SOCK="/tmp/ssh-agent.sock",
-               DBUS_SESSION_BUS_ADDRESS="unix:path=/run/user/1000/bus",
-               XDG_RUNTIME_DIR="/run/user/1000", WAYLAND_DISPLAY="wayland-0",
+    # a runtime directory as a desktop session has it, with live listeners
+    runtime = tmp_path / "run-user"
+    runtime.mkdir()
+    listeners = []
+    for sock in ("bus", "wayland-0", "ssh-agent.sock"):
+        l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        l.bind(str(runtime / sock))
+        l.listen(4)
+        listeners.append(l)
+    env = dict(os.environ, SSH_AUTH_SOCK=str(runtime / "ssh-agent.sock"),
+               DBUS_SESSION_BUS_ADDRESS=f"unix:path={runtime / 'bus'}",
+               XDG_RUNTIME_DIR=str(runtime), WAYLAND_DISPLAY="wayland-0",
                DISPLAY=":0", HUTCH_TEST_SECRET="s3cret")
-    attack(sandbox, escape_dir, "sockets", name, opts=opts, env=env)
-    s.settimeout(0)
-    with pytest.raises(BlockingIOError):
-        s.accept()  # nothing got through to the host's listener
+    try:
+        attack(sandbox, escape_dir, "sockets", name,
+               *(runtime / n for n in ("bus", "wayland-0", "ssh-agent.sock")), opts=opts, env=env)
+        for l in [s, *listeners]:
+            l.settimeout(0)
+            with pytest.raises(BlockingIOError):
+                l.accept()  # nothing got through to a host listener
+    finally:
+        for l in listeners:
+            l.close()
 
 
 def test_hostname_and_clock(sandbox, escape_dir):
@@ -185,3 +200,16 @@ def test_symlinked_bind_destination_swapped_during_setup(run, userns, tmp_path):
         stop.set()
         t.join()
     assert sorted(p.name for p in host_target.iterdir()) == ["marker"]
+
+
+def test_every_program_runs_and_is_in_security_md():
+    """No attack program is left out of this file or of SECURITY.md's table."""
+    src = Path(__file__).resolve().parent / "escape"
+    built = {p.stem for p in src.glob("*.c")}
+    assert built == set(PROGRAMS), built ^ set(PROGRAMS)
+    table = (Path(__file__).resolve().parent.parent / "SECURITY.md").read_text()
+    rows = [l for l in table.splitlines() if l.startswith("| ") and l.count("|") >= 6]
+    named = {l.rstrip(" |").rsplit("|", 1)[1].strip() for l in rows}
+    assert set(PROGRAMS) <= named, set(PROGRAMS) - named
+    numbers = {l.split("|")[1].strip() for l in rows}
+    assert {str(n) for n in range(1, 31)} <= numbers

@@ -1,5 +1,6 @@
 /* 21: host sockets. An abstract unix socket the test listens on outside (its name is argv[1]),
- * the usual pathname sockets, and secrets in the environment. */
+ * pathname sockets it listens on outside (argv[2]...: a session bus, a wayland socket, an ssh
+ * agent, at their host paths), the usual system ones, and secrets in the environment. */
 #include "escape.h"
 
 #include <stdbool.h>
@@ -42,6 +43,8 @@ int main(int argc, char **argv)
 		/* ECONNREFUSED: the sandbox's own network namespace has no such name; EPERM:
 		 * Landlock's scope (when the network namespace is shared) */
 		EXPECT(connect_unix(argv[1], true), ECONNREFUSED, EPERM);
+	for (int i = 2; i < argc; i++)
+		EXPECT(connect_unix(argv[i], false), ENOENT);
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		EXPECT(connect_unix(paths[i], false), ENOENT);
 	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
