@@ -9,6 +9,8 @@
 
 #include "caps.h"
 #include "init.h"
+#include "landlock.h"
+#include "seccomp.h"
 #include "terminal.h"
 
 extern char **environ;
@@ -50,11 +52,13 @@ static int prepare(const struct sandbox *sb, int master, struct herr *e)
 	hutch_say(sb->plan->verbose, "command: %s capabilities, no_new_privs, exec %s",
 		  sb->plan->caps_keep ? "kept only --cap-add" : "no", sb->plan->argv[0]);
 	/* ---- Landlock (issue 3) ---- */
+	if (landlock_apply(sb->plan, &sb->ids, e) < 0)
+		return -1;
 	/* ---- seccomp: the very last step before execve (issue 3) ---- */
-	return 0;
+	return sc_apply(sb->plan, e);
 }
 
-void command_exec(const struct sandbox *sb, int master)
+void command_exec(const struct sandbox *sb, int master, int gate)
 {
 	struct herr e = {0};
 	const char *cmd = sb->plan->argv[0];
@@ -63,6 +67,10 @@ void command_exec(const struct sandbox *sb, int master)
 		herr_report(&e);
 		_exit(EXIT_SETUP);
 	}
+	/* Nothing of the command's own runs before the init has locked itself down (no
+	 * capability, not dumpable, filtered): wait for its word. The two lock down in parallel. */
+	if (read(gate, &(char){0}, 1) != 1)
+		_exit(EXIT_SETUP); /* the init died */
 	/* execvp searches the PATH of `environ`, so it must be the sandbox's environment. */
 	environ = sb->envp;
 	execvp(cmd, sb->plan->argv);

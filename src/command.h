@@ -5,4 +5,5 @@
 
 /* Never returns: execs the command, or exits 125 (setup), 126 (cannot execute), 127 (not found)
  * after saying why. */
-__attribute__((noreturn)) void command_exec(const struct sandbox *sb, int master);
+/* `gate`: the read end of a pipe the init writes to once it has locked itself down. */
+__attribute__((noreturn)) void command_exec(const struct sandbox *sb, int master, int gate);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "seccomp.h"
 
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 
@@ -57,7 +58,7 @@ static int exit_status(int status)
 	return 125;
 }
 
-void init_supervise(pid_t command)
+void init_supervise(pid_t command, int ready)
 {
 	struct herr ignored = {0};
 	siginfo_t si;
@@ -65,9 +66,17 @@ void init_supervise(pid_t command)
 
 	/* From here on the init only waits and forwards: it keeps no capability and no fd that the
 	 * command could reach through it, and it cannot be ptraced by the command. */
-	syscall(SYS_close_range, 3U, ~0U, 0U);
+	if (ready > 3)
+		syscall(SYS_close_range, 3U, (unsigned)ready - 1, 0U);
+	syscall(SYS_close_range, (unsigned)ready + 1, ~0U, 0U);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	caps_drop(0, &ignored);
+	/* No capability, nothing to do but wait: a filter for what is left of the kernel. */
+	sc_install_init(&ignored);
+	/* Only now may the command go on: before this it could have reached an init that still
+	 * had its capabilities and no filter. (The gate's fd stays: close is not in the filter.) */
+	if (write(ready, "g", 1) != 1)
+		_exit(EXIT_SETUP);
 
 	init_forwarded_signals(&set);
 	sigaddset(&set, SIGCHLD);

@@ -12,5 +12,6 @@ void init_forwarded_signals(sigset_t *set);
 void init_prepare_signals(void);
 /* In the command, before exec: default dispositions and an empty mask, as a fresh process has. */
 void init_reset_signals(void);
-/* Never returns: supervise `command` until it exits, then exit with its status. */
-__attribute__((noreturn)) void init_supervise(pid_t command);
+/* Never returns: lock the init down, open the command's gate (`ready`, a pipe's write end),
+ * then supervise `command` until it exits, and exit with its status. */
+__attribute__((noreturn)) void init_supervise(pid_t command, int ready);

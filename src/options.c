@@ -11,6 +11,7 @@
 #include "policy.h"
 #include "limits.h"
 #include "net_options.h"
+#include "seccomp.h"
 #include "util.h"
 
 static int parse_id(const char *opt, const char *arg, unsigned *out, struct herr *e)
@@ -233,6 +234,23 @@ static int set_dry_run(struct plan *p, const char *opt, const char *arg, struct 
 	return 0;
 }
 
+/* ---- seccomp and Landlock (issue 3) ---- */
+
+static int set_seccomp(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	struct sc_filters f;
+	bool none;
+
+	if (sc_load(arg, &f, &none, e) < 0)
+		return -1;
+	if (!p->seccomp)
+		p->seccomp = xcalloc(1, sizeof(*p->seccomp));
+	sc_filters_free(p->seccomp);
+	*p->seccomp = f;
+	p->seccomp_none = none;
+	return 0;
+}
+
 static const struct option_def run_options[] = {
 	{"uid", 0, "N", "uid inside the sandbox (default: your own); your uid maps to it", set_uid},
 	{"gid", 0, "N", "gid inside the sandbox (default: your own); your gid maps to it", set_gid},
@@ -254,6 +272,9 @@ static const struct option_def run_options[] = {
 	{"verbose", 'v', NULL, "say what each setup step did", set_verbose},
 
 	/* ---- seccomp and Landlock (issue 3) ---- */
+	{"seccomp", 0, "NAME|FILE|none",
+	 "seccomp profile: default, strict, none, or a file (text or .json); see hutch-seccomp(5)",
+	 set_seccomp},
 
 	/* ---- networking (issue 4) ---- */
 	{"net", 0, "MODE", "none (loopback only, default), slirp (user-mode network) or host",

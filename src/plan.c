@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "seccomp.h"
 #include "util.h"
 
 void plan_init(struct plan *p)
@@ -32,6 +33,9 @@ void plan_free(struct plan *p)
 	free(p->rlimits);
 	free(p->report);
 	free(p->cgroup_parent);
+	if (p->seccomp)
+		sc_filters_free(p->seccomp);
+	free(p->seccomp);
 	memset(p, 0, sizeof(*p));
 }
 

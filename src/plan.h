@@ -78,6 +78,8 @@ struct plan {
 	int verbose;
 
 	/* ---- seccomp and Landlock (issue 3) ---- */
+	struct sc_filters *seccomp; /* --seccomp: compiled filters (seccomp.h); NULL: the default */
+	bool seccomp_none;	    /* --seccomp none: no filter at all */
 
 	/* ---- networking (issue 4) ---- */
 	/* --net: share_net (above) is --net host; slirp is --net slirp; neither is --net none */

@@ -110,9 +110,9 @@ static int open_terminal(const struct sandbox *sb, int *master, struct herr *e)
 }
 
 static int start_command(const struct sandbox *sb, int tap, int master, pid_t *pid,
-			 struct herr *e)
+			 int *ready, struct herr *e)
 {
-	int fds[2], n = 0;
+	int fds[2], n = 0, gate[2];
 
 	/* the tap first: the monitor knows whether to expect one */
 	if (tap >= 0)
@@ -123,11 +123,18 @@ static int start_command(const struct sandbox *sb, int tap, int master, pid_t *p
 		return herr_set(e, errno, "cannot reach the monitor");
 	if (tap >= 0)
 		close(tap);
+	/* The command waits at this gate until the init has locked itself down (init.c). */
+	if (pipe2(gate, O_CLOEXEC) < 0)
+		return herr_set(e, errno, "pipe");
 	*pid = fork();
 	if (*pid < 0)
 		return herr_set(e, errno, "fork");
-	if (*pid == 0)
-		command_exec(sb, master);
+	if (*pid == 0) {
+		close(gate[1]);
+		command_exec(sb, master, gate[0]);
+	}
+	close(gate[0]);
+	*ready = gate[1];
 	if (master >= 0)
 		close(master);
 	return 0;
@@ -141,7 +148,7 @@ static int cgroup_moved(const struct sandbox *sb, struct herr *e)
 static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 {
 	const struct plan *p = sb->plan;
-	int master = -1, tap = -1;
+	int master = -1, tap = -1, ready = -1;
 	pid_t command = -1;
 
 	if (await_maps(sb, e) < 0 ||                  /* user namespace: ids mapped */
@@ -155,9 +162,9 @@ static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 	    time_namespace(p->verbose, e) < 0 ||       /* time namespace */
 	    open_terminal(sb, &master, e) < 0 ||       /* our own pty */
 	    limits_apply_rlimits(p, e) < 0 ||          /* --rlimit, inherited by the command */
-	    start_command(sb, tap, master, &command, e) < 0) /* caps, no_new_privs, exec */
+	    start_command(sb, tap, master, &command, &ready, e) < 0) /* caps, nnp, exec */
 		return -1;
-	init_supervise(command);
+	init_supervise(command, ready);
 }
 
 __attribute__((noreturn)) static void init_main(struct sandbox *sb)

@@ -1,0 +1,12 @@
+/* Landlock: a second, kernel-enforced fence around the command that mirrors the mount plan
+ * (what is mounted read-only is read-only to Landlock too), and that scopes abstract unix
+ * sockets and signals to the sandbox, so neither reaches the host even where a namespace is
+ * shared (--share-net). Best effort: on kernels without it (or an older ABI) hutch says so with
+ * -v and goes on with the namespaces alone. */
+#pragma once
+#include "errors.h"
+#include "plan.h"
+#include "user.h"
+
+/* In the command, after pivot_root and no_new_privs, before seccomp. */
+int landlock_apply(const struct plan *p, const struct ids *ids, struct herr *e);

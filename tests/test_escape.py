@@ -1,0 +1,215 @@
+"""The escape battery (tests/escape/*.c): each program tries one attack from
+inside a default sandbox, as the unprivileged test user, and exits 0 only if
+every attempt failed the safe way; any "ESCAPE" line fails the test. Host
+canaries (for the ptrace and kill attacks) and the host's abstract socket are
+set up here, outside the sandbox. See SECURITY.md for the table."""
+
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import HUTCH, TIMEOUT, ok
+
+ESCAPE_DIR = Path(HUTCH).resolve().parent / "tests" / "escape"
+
+PROGRAMS = {
+    "tiocsti": "1, 2: TIOCSTI (with high bits) and TIOCLINUX",
+    "fds": "3: leaked fds, cwd",
+    "proc_exe": "4: write /proc/<init>/exe",
+    "cgroup": "6, 7: cgroup v1 release_agent, host cgroup files",
+    "handle": "8: open_by_handle_at",
+    "ptrace": "9: ptrace, process_vm_readv, pidfd_getfd, kcmp of a host process",
+    "kill": "10: kill a host process, kill(-1)",
+    "keyring": "11: keyctl, add_key, request_key",
+    "bpf": "12: bpf",
+    "perf": "13: perf_event_open",
+    "userfaultfd": "14: userfaultfd",
+    "io_uring": "15: io_uring",
+    "userns": "16: nested user namespace, clone flags, clone3",
+    "mount": "17: umount/remount of read-only binds, new mount API",
+    "nnp": "18: setuid binaries gain nothing",
+    "abi": "19: x32 and int 0x80",
+    "personality": "20: personality(READ_IMPLIES_EXEC)",
+    "sockets": "21: host abstract and pathname sockets, secrets",
+    "procfs": "22: /proc/sys, /proc/sysrq-trigger, /proc/kcore",
+    "sysfs": "23: /sys",
+    "dev": "24: mknod, minimal /dev",
+    "kernel": "25: modules, kexec, acct, swap, reboot, clock, iopl, syslog",
+    "clock": "26: sethostname, clock_settime",
+    "scm_creds": "27: SCM_CREDENTIALS as pid 1 / uid 0",
+    "memfd": "28: memfd_create + execveat",
+    "bomb": "29: fork bomb, memory hog",
+    "root": "30: /proc/self/mountinfo, /proc/1/root, ..",
+}
+
+
+@pytest.fixture(scope="module")
+def escape_dir():
+    if not (ESCAPE_DIR / "bpf").is_file():
+        pytest.fail(f"the escape battery is not built in {ESCAPE_DIR}: "
+                    "meson compile -C build", pytrace=False)
+    return ESCAPE_DIR
+
+
+@pytest.fixture
+def canary():
+    p = subprocess.Popen(["sleep", "120"])
+    yield p
+    p.kill()
+    p.wait()
+
+
+def attack(sandbox, escape_dir, name, *args, opts=(), **kw):
+    r = sandbox(f"/escape/{name}", *map(str, args),
+                opts=("--ro-bind", f"{escape_dir}:/escape", *opts), **kw)
+    lines = r.stdout.splitlines()
+    escapes = [l for l in lines if l.startswith("ESCAPE")]
+    assert r.returncode == 0 and not escapes, (
+        f"{name} ({PROGRAMS.get(name, '')}): exit {r.returncode}\n"
+        f"{r.stdout}\nstderr: {r.stderr}")
+    assert any(l.startswith("ok") for l in lines), r.stdout
+    return r
+
+
+SIMPLE = sorted(set(PROGRAMS) - {"ptrace", "kill", "sockets", "clock", "bomb"})
+
+
+@pytest.mark.parametrize("name", SIMPLE)
+def test_attack_is_stopped(sandbox, escape_dir, name):
+    attack(sandbox, escape_dir, name)
+
+
+def test_ptrace_host_process(sandbox, escape_dir, canary):
+    attack(sandbox, escape_dir, "ptrace", canary.pid)
+    assert canary.poll() is None
+
+
+def test_kill_host_process(sandbox, escape_dir, canary):
+    attack(sandbox, escape_dir, "kill", canary.pid)
+    time.sleep(0.05)
+    assert canary.poll() is None, "the host canary was killed"
+    os.kill(canary.pid, 0)
+
+
+@pytest.fixture
+def abstract_listener():
+    name = f"hutch-escape-{os.getpid()}-{threading.get_ident()}"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind("\0" + name)
+    s.listen(8)
+    yield name, s
+    s.close()
+
+
+@pytest.mark.parametrize("opts", [(), ("--share-net",)], ids=["own-net", "share-net"])
+def test_host_sockets_and_secrets(sandbox, escape_dir, abstract_listener, tmp_path, opts):
+    name, s = abstract_listener
+    # a runtime directory as a desktop session has it, with live listeners
+    runtime = tmp_path / "run-user"
+    runtime.mkdir()
+    listeners = []
+    for sock in ("bus", "wayland-0", "ssh-agent.sock"):
+        l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        l.bind(str(runtime / sock))
+        l.listen(4)
+        listeners.append(l)
+    env = dict(os.environ, SSH_AUTH_SOCK=str(runtime / "ssh-agent.sock"),
+               DBUS_SESSION_BUS_ADDRESS=f"unix:path={runtime / 'bus'}",
+               XDG_RUNTIME_DIR=str(runtime), WAYLAND_DISPLAY="wayland-0",
+               DISPLAY=":0", HUTCH_TEST_SECRET="s3cret")
+    try:
+        attack(sandbox, escape_dir, "sockets", name,
+               *(runtime / n for n in ("bus", "wayland-0", "ssh-agent.sock")), opts=opts, env=env)
+        for l in [s, *listeners]:
+            l.settimeout(0)
+            with pytest.raises(BlockingIOError):
+                l.accept()  # nothing got through to a host listener
+    finally:
+        for l in listeners:
+            l.close()
+
+
+def test_hostname_and_clock(sandbox, escape_dir):
+    before = socket.gethostname()
+    attack(sandbox, escape_dir, "clock")
+    assert socket.gethostname() == before
+
+
+def test_fork_bomb_and_memory_hog_leave_host_alive(sandbox, escape_dir):
+    t0 = time.monotonic()
+    attack(sandbox, escape_dir, "bomb", timeout=TIMEOUT)
+    assert time.monotonic() - t0 < TIMEOUT
+    ok(subprocess.run(["true"], timeout=5))
+
+
+def test_battery_detects_a_missing_layer(sandbox, escape_dir):
+    """Every test above can fail: without the seccomp filter the battery
+    reports escapes."""
+    r = sandbox("/escape/bpf", opts=("--seccomp", "none", "--ro-bind", f"{escape_dir}:/escape"))
+    assert r.returncode == 1 and "ESCAPE" in r.stdout, r.stdout
+
+
+def test_symlinked_bind_destination_swapped_during_setup(run, userns, tmp_path):
+    """5: a bind destination that crosses a symlink which another process keeps
+    swapping between a directory and a link to a host path: the mount never
+    lands outside the new root (destinations resolve inside it), and nothing
+    reaches the host path."""
+    host_target = tmp_path / "host-target"
+    host_target.mkdir()
+    (host_target / "marker").write_text("host\n")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    payload = tmp_path / "payload"
+    payload.mkdir()
+    for d in (tmp_path, shared, payload, host_target):
+        d.chmod(0o777)
+    link = shared / "l"
+    stop = threading.Event()
+
+    def swap():
+        while not stop.is_set():
+            for make in (lambda: link.mkdir(), lambda: link.symlink_to(host_target)):
+                try:
+                    make()
+                except FileExistsError:
+                    pass
+                try:
+                    if link.is_symlink():
+                        link.unlink()
+                    else:
+                        link.rmdir()
+                except OSError:
+                    pass
+
+    t = threading.Thread(target=swap, daemon=True)
+    t.start()
+    try:
+        for _ in range(15):
+            r = run("run", "--bind", f"{shared}:/shared", "--bind", f"{payload}:/shared/l/p",
+                    "--", "sh", "-c", "touch /shared/l/p/written 2>/dev/null; "
+                    f"ls {host_target} 2>&1; true")
+            assert r.returncode in (0, 125), r.stderr
+            assert "marker" not in r.stdout, "the host path was visible through the bind"
+    finally:
+        stop.set()
+        t.join()
+    assert sorted(p.name for p in host_target.iterdir()) == ["marker"]
+
+
+def test_every_program_runs_and_is_in_security_md():
+    """No attack program is left out of this file or of SECURITY.md's table."""
+    src = Path(__file__).resolve().parent / "escape"
+    built = {p.stem for p in src.glob("*.c")}
+    assert built == set(PROGRAMS), built ^ set(PROGRAMS)
+    table = (Path(__file__).resolve().parent.parent / "SECURITY.md").read_text()
+    rows = [l for l in table.splitlines() if l.startswith("| ") and l.count("|") >= 6]
+    named = {l.rstrip(" |").rsplit("|", 1)[1].strip() for l in rows}
+    assert set(PROGRAMS) <= named, set(PROGRAMS) - named
+    numbers = {l.split("|")[1].strip() for l in rows}
+    assert {str(n) for n in range(1, 31)} <= numbers
