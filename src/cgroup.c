@@ -154,6 +154,15 @@ static char *cg_dir_of(const char *mnt, const char *root, const char *cgpath)
 	return xasprintf("%s%s", mnt, strcmp(cgpath, "/") == 0 ? "" : cgpath);
 }
 
+/* A hierarchy mounted twice (a bind mount of it) is one hierarchy. */
+static bool mounted_already(const struct cgroup *cg, unsigned bits)
+{
+	for (size_t i = 0; i < cg->n_v1; i++)
+		if (cg->v1[i].ctrls == bits)
+			return true;
+	return false;
+}
+
 /* Fill cg->v2 and cg->v1[] from mountinfo, each with our own cgroup's directory as parent. */
 static void find_hierarchies(const struct plan *p, struct cgroup *cg)
 {
@@ -180,7 +189,7 @@ static void find_hierarchies(const struct plan *p, struct cgroup *cg)
 			cg->has_v2 = true;
 			h->ctrls = 0;
 		} else if (strcmp(fstype, "cgroup") == 0 && cg->n_v1 < CG_V1_MAX &&
-			   ctrl_bits(opts)) {
+			   ctrl_bits(opts) && !mounted_already(cg, ctrl_bits(opts))) {
 			h = &cg->v1[cg->n_v1++];
 			h->ctrls = ctrl_bits(opts);
 		} else {
@@ -246,7 +255,7 @@ static int v2_parent(const struct plan *p, struct cg_hier *h, unsigned need, str
 
 	if (!d || !writable(d)) {
 		if (need)
-			return no_delegation(p->memory ? "--memory" : "a limit", "the cgroup v2", d,
+			return no_delegation(ctrl_names[__builtin_ctz(need)].option, "the v2", d,
 					     e);
 		free(h->parent);
 		h->parent = NULL;
@@ -254,7 +263,7 @@ static int v2_parent(const struct plan *p, struct cg_hier *h, unsigned need, str
 	}
 	for (;;) {
 		if ((v2_listed(d, "cgroup.controllers") & need) != need) {
-			herr_set(e, 0, "the %s controller is not delegated to cgroup v2 cgroup %s",
+			herr_set(e, 0, "the %s controller is not delegated to cgroup %s (v2)",
 				 names, d);
 			return herr_hint(e, "with systemd, a drop-in /etc/systemd/system/"
 					    "user@.service.d/delegate.conf with [Service] "
@@ -263,11 +272,12 @@ static int v2_parent(const struct plan *p, struct cg_hier *h, unsigned need, str
 		if ((v2_listed(d, "cgroup.subtree_control") & need) == need ||
 		    v2_enable(d, need) == 0)
 			break;
+		int err = errno;
 		char *up = xstrdup(d);
 		*strrchr(up, '/') = 0;
 		if (p->cgroup_parent || strlen(up) < strlen(h->mount) || !writable(up)) {
 			free(up);
-			herr_set(e, errno, "cannot enable the %s controller in %s", names, d);
+			herr_set(e, err, "cannot enable the %s controller in %s", names, d);
 			return herr_hint(e,
 					 "it holds processes (cgroup v2 lets only an empty cgroup "
 					 "hand controllers down): start hutch from a leaf cgroup");

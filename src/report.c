@@ -104,6 +104,8 @@ static json_object *build(const struct plan *p, const struct cgroup *cg, const s
 	json_object_object_add(o, "peak_memory_bytes", num_or_null(s.memory_peak));
 	json_object_object_add(o, "oom_kills", num_or_null(s.oom_kills));
 	json_object_object_add(o, "peak_pids", num_or_null(s.pids_peak));
+	if (r->error)
+		json_object_object_add(o, "error", json_object_new_string(r->error));
 	json_object_object_add(o, "limits", limits_json(p));
 	json_object_object_add(o, "cgroups", cgroups_json(cg));
 	return o;

@@ -11,6 +11,7 @@ struct run_result {
 	bool timed_out; /* --timeout fired */
 	double wall_s;	/* from the start of the sandbox to its end */
 	struct cg_stats stats;
+	const char *error; /* why the sandbox could not be built, or NULL */
 };
 
 /* Write the report to plan->report ("-": stderr). */

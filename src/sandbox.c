@@ -422,12 +422,17 @@ static double since(const struct timespec *t0)
 static int finish(struct sandbox *sb, int status, const struct timespec *t0, struct herr *e)
 {
 	struct run_result r = {.status = status, .timed_out = sb->timed_out};
+	struct herr report_err = {0};
 
 	cgroup_kill(&sb->cg);
 	r.wall_s = since(t0);
 	cgroup_read_stats(&sb->cg, &r.stats);
-	if (status >= 0 && report_write(sb->plan, &sb->cg, &r, e) < 0)
-		herr_report(e);
+	if (status < 0) { /* the sandbox could not be built: the report says so too */
+		r.status = e->exit_code ? e->exit_code : EXIT_SETUP;
+		r.error = e->msg;
+	}
+	if (report_write(sb->plan, &sb->cg, &r, &report_err) < 0)
+		herr_report(&report_err);
 	return status;
 }
 
@@ -454,6 +459,7 @@ int sandbox_run(const struct plan *p, struct herr *e)
 			syscall(SYS_pidfd_send_signal, sb.pidfd, SIGKILL, NULL, 0);
 			waitid(P_PIDFD, (id_t)sb.pidfd, &si, WEXITED);
 		}
+		finish(&sb, -1, &t0, e);
 		sandbox_free(&sb);
 		return -1;
 	}

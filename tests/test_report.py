@@ -52,3 +52,11 @@ def test_report_of_a_signal(sh, tmp_path):
 def test_unwritable_report_is_an_error(sh):
     r = sh("exit 0", "--report", "/proc/nonexistent/r.json")
     assert "--report /proc/nonexistent/r.json" in r.stderr
+
+
+def test_report_of_a_setup_failure(sh, tmp_path):
+    rep = tmp_path / "r.json"
+    r = sh("true", "--memory", "64M", "--cgroup-parent", "/", "--report", rep)
+    assert r.returncode == 125
+    j = report_of(rep)
+    assert j["exit_code"] == 125 and "delegated" in j["error"], j
