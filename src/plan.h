@@ -58,6 +58,21 @@ struct plan {
 	/* ---- cgroups, limits, timeout, report (issue 5) ---- */
 
 	/* ---- images and overlays (issue 7) ---- */
+	char **layers;	 /* read-only root layers, top-most first (--rootfs, --image); none: the
+			  * default tmpfs root with the host's /usr and /etc */
+	size_t n_layers;
+	bool has_rootfs; /* --rootfs given (a layer that the image does not replace) */
+	char *persist;	 /* --persist DIR: keep the root's writable layer here */
+	char **overlays; /* --overlay PATH: host directories with a throw-away writable layer */
+	size_t n_overlays;
+	enum overlay_driver {
+		OVERLAY_AUTO,	/* kernel overlayfs, fuse-overlayfs when the kernel refuses */
+		OVERLAY_KERNEL, /* --overlay-driver kernel */
+		OVERLAY_FUSE,	/* --overlay-driver fuse */
+	} overlay_driver;
+	char *image; /* --image NAME; image_apply() turns it into layers, argv, env, ids */
+	char **image_argv; /* the command built from the image's Entrypoint and Cmd (owned) */
+	size_t n_image_argv;
 
 	/* ---- policies (issue 6) ---- */
 	bool dry_run; /* print the plan, run nothing */
@@ -69,3 +84,6 @@ void plan_add_mount(struct plan *p, enum mount_kind kind, const char *src, const
 		    uint64_t size);
 void plan_add_env(struct plan *p, const char *name, const char *value);
 void plan_add_pass_fd(struct plan *p, int fd);
+/* String vectors (layers, overlays): append a copy; free n entries and the vector. */
+void plan_add_str(char ***v, size_t *n, const char *s);
+void plan_free_strv(char **v, size_t n);
