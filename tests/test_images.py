@@ -1,0 +1,169 @@
+"""hutch image import/ls/rm/inspect and hutch run --image (src/image*.c,
+src/store.c): images built by hand in tests/imagebuild.py."""
+
+import json
+import os
+
+import pytest
+
+from conftest import ok
+from imagebuild import (BUSYBOX, busybox_layer, docker_archive, oci_layout, sha,
+                        tar_bytes)
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    if not os.path.exists(BUSYBOX):
+        pytest.skip("busybox-static is not installed")
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"))
+    return env
+
+
+def imp(run, env, *args):
+    return run("image", "import", *args, env=env)
+
+
+def test_plain_rootfs_tarball(run, sandbox, store, tmp_path):
+    tb = tmp_path / "root.tar"
+    tb.write_bytes(busybox_layer())
+    r = ok(imp(run, store, tb, "plain"))
+    assert r.stdout.startswith("plain:latest sha256:")
+    r = ok(sandbox("/bin/busybox", "cat", "/etc/motd", opts=["--image", "plain"], env=store))
+    assert r.stdout == "hello from the image\n"
+
+
+def test_docker_archive_runs_cmd_env_user(run, sandbox, store, tmp_path):
+    cfg = {"Entrypoint": ["/bin/sh", "-c"], "Cmd": ["echo $IMAGEVAR $(busybox id -u) $(busybox pwd)"],
+           "Env": ["PATH=/bin", "IMAGEVAR=set-by-image"], "WorkingDir": "/etc",
+           "User": "appuser"}
+    docker_archive(tmp_path / "bb.tar", [busybox_layer()], cfg=cfg, gz=True)
+    ok(imp(run, store, tmp_path / "bb.tar"))
+    r = ok(run("run", "--image", "bb", env=store))
+    assert r.stdout == "set-by-image 1234 /etc\n"
+    # the command line replaces Cmd, after the Entrypoint; --setenv overrides Env
+    r = ok(run("run", "--setenv", "IMAGEVAR=mine", "--image", "bb:latest", "--",
+               "echo $IMAGEVAR", env=store))
+    assert r.stdout == "mine\n"
+
+
+def test_oci_layout_multi_layer_whiteouts(run, store, tmp_path):
+    base = busybox_layer(extra=[("gone", "dir", None), ("gone/f", "file", b"x"),
+                                ("opq", "dir", None), ("opq/old", "file", b"old")])
+    top = tar_bytes([("etc", "dir", None), ("etc/.wh.motd", "file", b""),
+                     (".wh.gone", "file", b""), ("opq", "dir", None),
+                     ("opq/.wh..wh..opq", "file", b""), ("opq/new", "file", b"new")])
+    oci_layout(str(tmp_path / "oci"), [base, top], ref="v1")
+    r = ok(imp(run, store, tmp_path / "oci", "multi:v1"))
+    r = ok(run("run", "--image", "multi:v1", "--", "/bin/sh", "-c",
+               "busybox ls /etc /opq; busybox ls -d /gone 2>&1 || true", env=store))
+    assert "motd" not in r.stdout
+    assert "new" in r.stdout and "old" not in r.stdout
+    assert "No such file" in r.stdout
+    rec = json.loads(ok(run("image", "inspect", "multi:v1", env=store)).stdout)
+    assert rec["format"] == "oci" and len(rec["layers"]) == 2
+    assert rec["layers"][1] == sha(top)
+
+
+def test_writes_vanish_and_persist(run, store, tmp_path):
+    docker_archive(tmp_path / "bb.tar", [busybox_layer()])
+    ok(imp(run, store, tmp_path / "bb.tar"))
+    ok(run("run", "--image", "bb", "--", "/bin/sh", "-c", "echo x > /etc/motd", env=store))
+    r = ok(run("run", "--image", "bb", "--", "/bin/busybox", "cat", "/etc/motd", env=store))
+    assert r.stdout == "hello from the image\n"
+    keep = tmp_path / "keep"
+    ok(run("run", "--image", "bb", "--persist", keep, "--", "/bin/sh", "-c",
+           "echo kept > /etc/motd", env=store))
+    r = ok(run("run", "--image", "bb", "--persist", keep, "--", "/bin/busybox", "cat",
+               "/etc/motd", env=store))
+    assert r.stdout == "kept\n"
+
+
+def test_shared_layer_stored_once_and_rm(run, store, tmp_path):
+    base = busybox_layer()
+    docker_archive(tmp_path / "a.tar", [base], tag="a:1")
+    oci_layout(str(tmp_path / "b"), [base, tar_bytes([("extra", "file", b"e")])])
+    ok(imp(run, store, tmp_path / "a.tar"))
+    ok(imp(run, store, tmp_path / "b", "b:1"))
+    layers = tmp_path / "data" / "hutch" / "layers"
+    assert sorted(os.listdir(layers)) == sorted([sha(base), sha(tar_bytes([("extra", "file", b"e")]))])
+    ls = ok(run("image", "ls", env=store)).stdout
+    assert "a:1" in ls and "b:1" in ls
+    ok(run("image", "rm", "b:1", env=store))
+    assert os.listdir(layers) == [sha(base)]
+    ok(run("image", "rm", "a:1", env=store))
+    assert os.listdir(layers) == []
+    r = run("run", "--image", "a:1", "--", "true", env=store)
+    assert r.returncode == 125 and "not in the store" in r.stderr
+
+
+def test_corrupted_blob_is_caught(run, store, tmp_path):
+    d = oci_layout(str(tmp_path / "oci"), [busybox_layer()])
+    blobs = os.path.join(d, "blobs", "sha256")
+    biggest = max(os.listdir(blobs), key=lambda n: os.path.getsize(os.path.join(blobs, n)))
+    with open(os.path.join(blobs, biggest), "r+b") as f:
+        f.seek(100)
+        f.write(b"\0corrupt\0")
+    r = imp(run, store, d, "bad")
+    assert r.returncode == 125 and "corrupted" in r.stderr, r.stderr
+    assert not os.listdir(tmp_path / "data" / "hutch" / "layers")
+
+
+def test_corrupted_docker_layer_is_caught(run, store, tmp_path):
+    import tarfile
+    layer = busybox_layer()
+    docker_archive(tmp_path / "ok.tar", [layer])
+    # swap the layer for another one: its content no longer matches diff_ids
+    bad = tmp_path / "bad.tar"
+    with tarfile.open(tmp_path / "ok.tar") as src, tarfile.open(bad, "w") as dst:
+        for m in src.getmembers():
+            data = src.extractfile(m).read()
+            if m.name.endswith("layer.tar"):
+                data = tar_bytes([("evil", "file", b"evil")])
+                m.size = len(data)
+            import io
+            dst.addfile(m, io.BytesIO(data))
+    r = imp(run, store, bad, "bad")
+    assert r.returncode == 125 and "corrupted" in r.stderr, r.stderr
+
+
+def test_concurrent_imports_of_the_same_image(run, store, tmp_path, hutch_bin):
+    import subprocess
+    docker_archive(tmp_path / "bb.tar", [busybox_layer()])
+    procs = [subprocess.Popen([hutch_bin, "image", "import", str(tmp_path / "bb.tar")],
+                              env=store, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(3)]
+    for p in procs:
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 0, err
+    assert len(os.listdir(tmp_path / "data" / "hutch" / "layers")) == 1
+    assert os.listdir(tmp_path / "data" / "hutch" / "tmp") == []
+    r = ok(run("run", "--image", "bb", "--", "/bin/busybox", "cat", "/etc/motd", env=store))
+    assert r.stdout == "hello from the image\n"
+
+
+def test_rm_refused_while_a_sandbox_runs(run, store, tmp_path, hutch_bin):
+    import subprocess
+    docker_archive(tmp_path / "bb.tar", [busybox_layer()])
+    ok(imp(run, store, tmp_path / "bb.tar"))
+    mark = tmp_path / "mark"
+    mark.mkdir()
+    p = subprocess.Popen([hutch_bin, "run", "--image", "bb", "--bind", f"{mark}:/mnt", "--",
+                          "/bin/sh", "-c", "busybox touch /mnt/started; busybox sleep 5"],
+                         env=store, stdin=subprocess.DEVNULL)
+    try:
+        import time
+        for _ in range(200):
+            if (mark / "started").exists():
+                break
+            time.sleep(0.05)
+        r = run("image", "rm", "bb", env=store)
+        assert r.returncode == 125 and "in use" in r.stderr
+    finally:
+        p.kill()
+        p.wait()
+    ok(run("image", "rm", "bb", env=store))
+
+
+def test_image_usage(run, store):
+    r = run("image", "frobnicate", env=store)
+    assert r.returncode == 125 and "usage" in r.stderr
