@@ -4,6 +4,7 @@
 #include <stdbool.h>
 
 #include "errors.h"
+#include "user.h"
 
 #define SHA256_HEX 65 /* 64 hex digits and the NUL */
 
@@ -13,11 +14,17 @@ int archive_sha256_file(const char *path, char hex[SHA256_HEX], struct herr *e);
 int archive_sha256_stream(const char *path, char hex[SHA256_HEX], struct herr *e);
 
 /*
- * Unpack the tar `path` into the empty directory `dir`, as the caller (ownership in the archive
- * is not applied). Hostile entries are refused with an error naming them, before anything of
- * theirs is written: absolute paths, "..", device nodes, hard links outside the archive,
- * relative symlinks that climb out of the root, and writing through a symlink. With `layer`,
- * OCI whiteouts become overlayfs whiteouts: ".wh.NAME" a 0/0 character device NAME and
+ * Unpack the tar `path` into the empty directory `dir`. With `own`, each entry's uid and gid are
+ * mapped to the host ids the sandbox will see them as (the caller must be able to chown to
+ * them: inside the keeper's namespace); without, everything belongs to the caller. Hostile entries
+ * are refused with an error naming them, before anything of theirs is written: absolute paths,
+ * "..", device nodes, hard links outside the archive, relative symlinks that climb out of the root,
+ * and writing through a symlink. With `layer`, OCI whiteouts become overlayfs whiteouts: ".wh.NAME"
+ * a 0/0 character device NAME and
  * ".wh..wh..opq" the xattr user.overlay.opaque=y on its directory.
  */
-int archive_unpack(const char *path, const char *dir, bool layer, struct herr *e);
+struct owners {
+	const struct idmap *uids, *gids; /* inside id -> host id; NULL: everything the caller's */
+};
+int archive_unpack(const char *path, const char *dir, bool layer, const struct owners *own,
+		   struct herr *e);

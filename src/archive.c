@@ -191,13 +191,38 @@ static int whiteout(const char *name, struct herr *e)
 	return 0;
 }
 
+/* The host id that `id` inside maps to, or -1. */
+static long map_id(const struct idmap *m, unsigned long id)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (id >= m->ext[i].inside && id - m->ext[i].inside < m->ext[i].count)
+			return (long)(m->ext[i].outside + (id - m->ext[i].inside));
+	return -1;
+}
+
+static const char *map_owner(struct archive_entry *en, const struct owners *own)
+{
+	long u, g;
+
+	if (!own)
+		return NULL;
+	u = map_id(own->uids, (unsigned long)archive_entry_uid(en));
+	g = map_id(own->gids, (unsigned long)archive_entry_gid(en));
+	if (u < 0 || g < 0)
+		return "an owner beyond your subordinate id range";
+	archive_entry_set_uid(en, u);
+	archive_entry_set_gid(en, g);
+	return NULL;
+}
+
 static void free_writer(struct archive **a)
 {
 	if (*a)
 		archive_write_free(*a);
 }
 
-static int unpack_entries(struct archive *in, struct archive *out, bool layer, struct herr *e)
+static int unpack_entries(struct archive *in, struct archive *out, bool layer,
+			  const struct owners *own, struct herr *e)
 {
 	struct archive_entry *en;
 	int r;
@@ -210,6 +235,8 @@ static int unpack_entries(struct archive *in, struct archive *out, bool layer, s
 			continue; /* "./" itself */
 		if (!why && through_symlink(name))
 			why = "a path through a symlink";
+		if (!why)
+			why = map_owner(en, own);
 		if (why) {
 			herr_set(e, 0, "refusing archive entry '%s': %s", raw ? raw : "", why);
 			return herr_hint(e, "the archive may be hostile; nothing was kept");
@@ -248,13 +275,20 @@ static int unpack_entries(struct archive *in, struct archive *out, bool layer, s
 						archive_error_string(in));
 		}
 		archive_write_finish_entry(out);
+		/* libarchive restores owners only when running as uid 0; in the keeper's namespace
+		 * we are the caller with CAP_CHOWN, so chown here */
+		if (own &&
+		    fchownat(AT_FDCWD, archive_entry_pathname(en), (uid_t)archive_entry_uid(en),
+			     (gid_t)archive_entry_gid(en), AT_SYMLINK_NOFOLLOW) < 0)
+			return herr_set(e, errno, "archive entry '%s': cannot set its owner", raw);
 	}
 	if (r != ARCHIVE_EOF)
 		return herr_set(e, 0, "corrupt archive: %s", archive_error_string(in));
 	return 0;
 }
 
-int archive_unpack(const char *path, const char *dir, bool layer, struct herr *e)
+int archive_unpack(const char *path, const char *dir, bool layer, const struct owners *own,
+		   struct herr *e)
 {
 	__attribute__((cleanup(free_reader))) struct archive *in = archive_read_new();
 	__attribute__((cleanup(free_writer))) struct archive *out = archive_write_disk_new();
@@ -274,7 +308,7 @@ int archive_unpack(const char *path, const char *dir, bool layer, struct herr *e
 		return herr_set(e, 0, "%s: %s", path, archive_error_string(in));
 	if (back < 0 || chdir(dir) < 0)
 		return herr_set(e, errno, "cannot enter %s", dir);
-	r = unpack_entries(in, out, layer, e);
+	r = unpack_entries(in, out, layer, own, e);
 	if (r == 0 && archive_write_close(out) != ARCHIVE_OK)
 		r = herr_set(e, 0, "%s: %s", path, archive_error_string(out));
 	if (fchdir(back) < 0 && r == 0)

@@ -17,6 +17,7 @@
 
 struct import {
 	struct store *s;
+	const struct owners *own; /* NULL: no subordinate range, everything the caller's */
 	const char *source;
 	char *dir;	     /* the unpacked source (or the source directory) */
 	json_object *config; /* the image configuration (owned) */
@@ -110,7 +111,7 @@ static int add_layer(struct import *im, const char *path, const char *diff_id)
 	tmp = store_tmpdir(im->s, "layer", im->e);
 	if (!tmp)
 		return -1;
-	if (archive_unpack(path, tmp, true, im->e) < 0) {
+	if (archive_unpack(path, tmp, true, im->own, im->e) < 0) {
 		store_rm_rf(tmp);
 		return -1;
 	}
@@ -320,6 +321,8 @@ int image_import(const char *source, const char *name, struct herr *e)
 {
 	struct store s = {0};
 	struct import im = {.s = &s, .source = source, .e = e, .layers = json_object_new_array()};
+	struct ids ids = {.keeper_netns = -1};
+	struct owners own;
 	_cleanup_free_ char *tmp = NULL;
 	struct stat st;
 	int r = -1;
@@ -328,13 +331,14 @@ int image_import(const char *source, const char *name, struct herr *e)
 		herr_set(e, errno, "image import %s", source);
 		goto out;
 	}
-	if (store_open(&s, false, e) < 0)
+	if (image_owners(&ids, &own, e) < 0 || store_open(&s, false, e) < 0)
 		goto out;
+	im.own = ids.subids ? &own : NULL;
 	if (S_ISDIR(st.st_mode)) {
 		im.dir = realpath(source, NULL);
 	} else {
 		if (!(tmp = store_tmpdir(&s, "import", e)) ||
-		    archive_unpack(source, tmp, false, e) < 0)
+		    archive_unpack(source, tmp, false, im.own, e) < 0)
 			goto out;
 		im.dir = xstrdup(tmp);
 	}
@@ -356,6 +360,7 @@ out:
 	free(im.config_digest);
 	free(im.name);
 	free(im.dir);
+	user_free(&ids);
 	store_close(&s);
 	return r;
 }

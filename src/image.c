@@ -3,6 +3,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,13 +85,37 @@ static int cmd_inspect(const char *name, struct herr *e)
 	return 0;
 }
 
+/*
+ * Image files belong to the ids the sandbox sees them as when the caller is root inside: the
+ * caller for root's, the subordinate range for the others. Only the keeper's namespace, which
+ * holds that range, may chown to them or remove them: join it (user.c), and give the map.
+ */
+int image_owners(struct ids *ids, struct owners *own, struct herr *e)
+{
+	struct plan p;
+	int r;
+
+	plan_init(&p);
+	p.has_uid = p.has_gid = true; /* the caller is root inside, as `run --image` maps it */
+	r = user_prepare(&p, ids, e);
+	plan_free(&p);
+	own->uids = &ids->uidmap;
+	own->gids = &ids->gidmap;
+	return r;
+}
+
 static int cmd_rm(const char *name, struct herr *e)
 {
 	struct store s = {0};
+	struct ids ids = {.keeper_netns = -1};
+	struct owners own;
 	_cleanup_free_ char *full = full_name(name), *path = NULL;
 
-	if (store_open(&s, true, e) < 0)
+	if (image_owners(&ids, &own, e) < 0 || store_open(&s, true, e) < 0) {
+		user_free(&ids);
 		return store_close(&s), -1;
+	}
+	user_free(&ids);
 	path = store_record(&s, full);
 	if (unlink(path) < 0) {
 		herr_set(e, errno, "image rm %s", full);
@@ -191,15 +218,45 @@ static int apply_user(struct plan *p, const char *user, struct herr *e)
 	if (numeric_or(p, "etc/passwd", u, &uid, colon ? NULL : &gid, e) < 0 ||
 	    (colon && numeric_or(p, "etc/group", colon + 1, &gid, NULL, e) < 0))
 		return -1;
-	if (!p->has_uid) {
-		p->has_uid = true;
-		p->uid = uid;
-	}
-	if (!p->has_gid) {
-		p->has_gid = true;
-		p->gid = gid;
-	}
+	/* Layers are owned as the sandbox sees them when the caller is root inside (image-import.c
+	 * unpacks them so); the command then becomes the User (or --uid/--gid) before exec. */
+	p->image_user = true;
+	p->image_uid = p->has_uid ? p->uid : uid;
+	p->image_gid = p->has_gid ? p->gid : gid;
+	p->has_uid = p->has_gid = true;
+	p->uid = 0;
+	p->gid = 0;
 	return 0;
+}
+
+int image_become_user(const struct plan *p, struct herr *e)
+{
+	cap_t c;
+	int r;
+
+	if (!p->image_user || (p->image_uid == 0 && p->image_gid == 0))
+		return 0;
+	/* keep the capabilities through setresuid: caps_drop still needs CAP_SETPCAP */
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(0, NULL) < 0 ||
+	    setresgid(p->image_gid, p->image_gid, p->image_gid) < 0 ||
+	    setresuid(p->image_uid, p->image_uid, p->image_uid) < 0) {
+		herr_set(e, errno, "image %s: cannot become uid %u gid %u", p->image,
+			 (unsigned)p->image_uid, (unsigned)p->image_gid);
+		return herr_hint(e, "ids other than yours need a subordinate range (see ID MAPPING "
+				    "in hutch(1))");
+	}
+	c = cap_get_proc();
+	if (!c)
+		return herr_set(e, errno, "cap_get_proc");
+	for (cap_value_t cap = 0; cap <= CAP_LAST_CAP; cap++) {
+		cap_flag_value_t v = CAP_CLEAR;
+		if (cap_get_flag(c, cap, CAP_PERMITTED, &v) == 0 && v == CAP_SET)
+			cap_set_flag(c, CAP_EFFECTIVE, 1, &cap, CAP_SET);
+	}
+	r = cap_set_proc(c);
+	cap_free(c);
+	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	return r < 0 ? herr_set(e, errno, "cannot keep capabilities as uid %u", p->image_uid) : 0;
 }
 
 static void add_strings(struct plan *p, json_object *arr)

@@ -71,6 +71,9 @@ struct plan {
 		OVERLAY_FUSE,	/* --overlay-driver fuse */
 	} overlay_driver;
 	char *image; /* --image NAME; image_apply() turns it into layers, argv, env, ids */
+	bool image_user;	/* become image_uid/gid inside before exec (the image's User) */
+	uid_t image_uid;
+	gid_t image_gid;
 	char **image_argv; /* the command built from the image's Entrypoint and Cmd (owned) */
 	size_t n_image_argv;
 

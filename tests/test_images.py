@@ -167,3 +167,28 @@ def test_rm_refused_while_a_sandbox_runs(run, store, tmp_path, hutch_bin):
 def test_image_usage(run, store):
     r = run("image", "frobnicate", env=store)
     assert r.returncode == 125 and "usage" in r.stderr
+
+
+def test_ownership_mapped_through_subordinate_range(run, store, tmp_path, subids):
+    import tarfile
+    from conftest import subid_ranges
+    owned = tarfile.TarInfo("home/app/f")
+    owned.size, owned.uid, owned.gid, owned.mode = 2, 1234, 2345, 0o600
+    home = tarfile.TarInfo("home/app")
+    home.type, home.uid, home.gid, home.mode = tarfile.DIRTYPE, 1234, 2345, 0o700
+    layer = busybox_layer(extra=[("home", "dir", None), ("home/app", home, None),
+                                 ("home/app/f", owned, b"hi")])
+    docker_archive(tmp_path / "own.tar", [layer], cfg={"User": "appuser"})
+    ok(imp(run, store, tmp_path / "own.tar", "own"))
+    r = ok(run("run", "--image", "own", "--", "/bin/sh", "-c",
+               "busybox stat -c '%u %g' /home/app/f /etc/motd; busybox id -u; busybox cat /home/app/f",
+               env=store))
+    assert r.stdout.split("\n")[:4] == ["1234 2345", "0 0", "1234", "hi"], r.stdout
+    # on the host: root's files are the caller's, the others in the subordinate range
+    layer_dir = tmp_path / "data" / "hutch" / "layers" / sha(layer)
+    start = subid_ranges("uid")[0][0]
+    assert os.lstat(layer_dir / "etc" / "motd").st_uid == os.getuid()
+    assert os.lstat(layer_dir / "home" / "app").st_uid == start + 1233
+    # and `image rm` can remove what the caller could not
+    ok(run("image", "rm", "own", env=store))
+    assert not layer_dir.exists()
