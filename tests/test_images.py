@@ -76,6 +76,14 @@ def test_writes_vanish_and_persist(run, store, tmp_path):
     r = ok(run("run", "--image", "bb", "--persist", keep, "--", "/bin/busybox", "cat",
                "/etc/motd", env=store))
     assert r.stdout == "kept\n"
+    unlock(keep)
+
+
+def unlock(keep):
+    """overlayfs leaves a mode-000 work/work behind: let pytest clean up."""
+    for dirpath, dirs, _ in os.walk(keep):
+        for d in dirs:
+            os.chmod(os.path.join(dirpath, d), 0o700)
 
 
 def test_shared_layer_stored_once_and_rm(run, store, tmp_path):
@@ -192,3 +200,30 @@ def test_ownership_mapped_through_subordinate_range(run, store, tmp_path, subids
     # and `image rm` can remove what the caller could not
     ok(run("image", "rm", "own", env=store))
     assert not layer_dir.exists()
+
+
+@pytest.mark.parametrize("fmt", ["docker-archive", "oci-archive"])
+def test_import_what_podman_save_writes(run, store, tmp_path, fmt):
+    import shutil
+    import subprocess
+    if not shutil.which("podman"):
+        pytest.skip("podman is not installed (optional: package podman)")
+    import tempfile
+    rt = tempfile.mkdtemp(prefix="hp")  # podman wants a runroot under 50 characters
+    pod = ["podman", "--root", str(tmp_path / "pr"), "--runroot", rt + "/r",
+           "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
+           "--events-backend", "file"]
+    env = dict(store, XDG_RUNTIME_DIR=rt)
+    (tmp_path / "root.tar").write_bytes(busybox_layer())
+    for args in (["import", str(tmp_path / "root.tar"), "pbb"],
+                 ["save", "--format", fmt, "-o", str(tmp_path / "saved.tar"), "pbb"]):
+        r = subprocess.run(pod + args, env=env, capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            pytest.skip(f"rootless podman does not work here: {r.stderr.strip()[-200:]}")
+    ok(imp(run, store, tmp_path / "saved.tar", "saved"))
+    r = ok(run("run", "--image", "saved", "--", "/bin/busybox", "cat", "/etc/motd", env=store))
+    assert r.stdout == "hello from the image\n"
+    subprocess.run(pod + ["rmi", "-a", "-f"], env=env, capture_output=True, timeout=60)
+    subprocess.run(pod + ["unshare", "rm", "-rf", str(tmp_path / "pr")], env=env,
+                   capture_output=True, timeout=60)
+    shutil.rmtree(rt, ignore_errors=True)
