@@ -128,6 +128,22 @@ static json_object *read_json(struct import *im, const char *path, const char *w
 	return o;
 }
 
+/* A progress bar on a terminal: one step a layer (verifying and unpacking it). */
+static void progress(const struct import *im, size_t done, size_t n)
+{
+	char bar[21];
+	size_t fill = n ? done * 20 / n : 20;
+
+	if (!isatty(STDERR_FILENO))
+		return;
+	memset(bar, '#', fill);
+	memset(bar + fill, '-', 20 - fill);
+	bar[20] = 0;
+	fprintf(stderr, "\rhutch: importing [%s] %zu/%zu layers", bar, done, n);
+	if (done == n)
+		fputc('\n', stderr);
+}
+
 static int layers_from_config(struct import *im, json_object *layer_paths, bool oci)
 {
 	json_object *rootfs, *diff_ids = NULL;
@@ -155,9 +171,14 @@ static int layers_from_config(struct import *im, json_object *layer_paths, bool 
 				herr_set(im->e, 0, "%s: layer %s is missing", im->source,
 					 json_object_get_string(l));
 		}
-		if (!path || add_layer(im, path, diff) < 0)
+		progress(im, i, n);
+		if (!path || add_layer(im, path, diff) < 0) {
+			if (isatty(STDERR_FILENO))
+				fputc('\n', stderr);
 			return -1;
+		}
 	}
+	progress(im, n, n);
 	return 0;
 }
 
