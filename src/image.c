@@ -159,7 +159,7 @@ int image_main(int argc, char **argv)
 /* Look NAME up in the image's FILE (etc/passwd or etc/group), top layer first: field 3 (the
  * id) and, for passwd, field 4 (the group). */
 static bool lookup(const struct plan *p, const char *file, const char *name, unsigned *id,
-		   unsigned *gid)
+		   unsigned *gid, char **home)
 {
 	for (size_t i = 0; i < p->n_layers; i++) {
 		_cleanup_close_ int root = open(p->layers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -174,11 +174,18 @@ static bool lookup(const struct plan *p, const char *file, const char *name, uns
 			continue;
 		}
 		while (!found && fgets(line, sizeof(line), f)) {
-			char *save = NULL, *user = strtok_r(line, ":", &save);
-			char *pass = strtok_r(NULL, ":", &save), *u = strtok_r(NULL, ":", &save);
-			char *g = strtok_r(NULL, ":", &save);
+			/* strsep, not strtok: empty fields (the gecos) must keep their place */
+			char *rest = line, *user = strsep(&rest, ":"), *pass = strsep(&rest, ":");
+			char *u = strsep(&rest, ":"), *g = strsep(&rest, ":");
 
-			if (user && pass && u && strcmp(user, name) == 0) {
+			if (user && pass && u &&
+			    (strcmp(user, name) == 0 || strcmp(u, name) == 0)) {
+				if (home && rest) {
+					strsep(&rest, ":"); /* gecos */
+					char *h = strsep(&rest, ":");
+					if (h && h[0] == '/')
+						*home = xstrdup(h);
+				}
 				*id = (unsigned)strtoul(u, NULL, 10);
 				if (gid && g)
 					*gid = (unsigned)strtoul(g, NULL, 10);
@@ -201,9 +208,22 @@ static int numeric_or(const struct plan *p, const char *file, const char *s, uns
 		*id = (unsigned)v;
 		return 0;
 	}
-	if (lookup(p, file, s, id, gid))
+	if (lookup(p, file, s, id, gid, NULL))
 		return 0;
 	return herr_set(e, 0, "image %s: User '%s' is not in its /%s", p->image, s, file);
+}
+
+/* HOME: the User's home from the image's /etc/passwd, unless --setenv gave one. */
+static void set_home(struct plan *p)
+{
+	_cleanup_free_ char *home = NULL, *uid = xasprintf("%u", (unsigned)p->image_uid);
+	unsigned ignored;
+
+	for (size_t i = 0; i < p->n_env; i++)
+		if (strcmp(p->env[i].name, "HOME") == 0)
+			return;
+	if (lookup(p, "etc/passwd", uid, &ignored, NULL, &home) && home)
+		plan_add_env(p, "HOME", home);
 }
 
 /* User is "user", "uid", "user:group" or "uid:gid"; the caller's ids become those inside. */
@@ -223,6 +243,7 @@ static int apply_user(struct plan *p, const char *user, struct herr *e)
 	p->image_user = true;
 	p->image_uid = p->has_uid ? p->uid : uid;
 	p->image_gid = p->has_gid ? p->gid : gid;
+	set_home(p);
 	p->has_uid = p->has_gid = true;
 	p->uid = 0;
 	p->gid = 0;

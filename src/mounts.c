@@ -315,7 +315,8 @@ static int scratch_dirs(struct root *r)
 
 	if ((err = tmpfs_fresh(r->fd, "tmp", "1777", TMP_SIZE, 0)) < 0)
 		return herr_set(r->e, -err, "cannot mount /tmp");
-	if (strcmp(r->ids->home, "/") != 0 &&
+	/* an image or --rootfs has its own homes, in its writable root */
+	if (strcmp(r->ids->home, "/") != 0 && !r->p->n_layers &&
 	    (err = tmpfs_at(r, r->ids->home, "0700", NULL, 0)) < 0)
 		return herr_set(r->e, -err, "cannot mount an empty home at %s", r->ids->home);
 	return 0;
@@ -507,7 +508,7 @@ void mounts_describe(const struct plan *p, const struct ids *ids, FILE *out)
 	fprintf(out, "  devpts     /dev/pts          (new instance)\n"
 		     "  tmpfs      /dev/shm\n  tmpfs      /tmp              (size %s)\n",
 		TMP_SIZE);
-	if (strcmp(ids->home, "/") != 0)
+	if (strcmp(ids->home, "/") != 0 && !p->n_layers)
 		fprintf(out, "  tmpfs      %-17s (empty home)\n", ids->home);
 	for (size_t i = 0; i < p->n_mounts; i++) {
 		const struct mount_req *m = &p->mounts[i];

@@ -33,13 +33,14 @@ def test_plain_rootfs_tarball(run, sandbox, store, tmp_path):
 
 
 def test_docker_archive_runs_cmd_env_user(run, sandbox, store, tmp_path):
-    cfg = {"Entrypoint": ["/bin/sh", "-c"], "Cmd": ["echo $IMAGEVAR $(busybox id -u) $(busybox pwd)"],
+    cfg = {"Entrypoint": ["/bin/sh", "-c"],
+           "Cmd": ["echo $IMAGEVAR $(busybox id -u) $(busybox pwd) $HOME"],
            "Env": ["PATH=/bin", "IMAGEVAR=set-by-image"], "WorkingDir": "/etc",
            "User": "appuser"}
     docker_archive(tmp_path / "bb.tar", [busybox_layer()], cfg=cfg, gz=True)
     ok(imp(run, store, tmp_path / "bb.tar"))
     r = ok(run("run", "--image", "bb", env=store))
-    assert r.stdout == "set-by-image 1234 /etc\n"
+    assert r.stdout == "set-by-image 1234 /etc /home/app\n"
     # the command line replaces Cmd, after the Entrypoint; --setenv overrides Env
     r = ok(run("run", "--setenv", "IMAGEVAR=mine", "--image", "bb:latest", "--",
                "echo $IMAGEVAR", env=store))
