@@ -228,3 +228,15 @@ def test_import_what_podman_save_writes(run, store, tmp_path, fmt):
     subprocess.run(pod + ["unshare", "rm", "-rf", str(tmp_path / "pr")], env=env,
                    capture_output=True, timeout=60)
     shutil.rmtree(rt, ignore_errors=True)
+
+
+def test_many_layers(run, store, tmp_path):
+    """More layers than the classic lowerdir option string could name by
+    their store paths (each about 100 characters; a page holds 4096)."""
+    layers = [busybox_layer()] + [tar_bytes([(f"l{i}", "file", str(i).encode())])
+                                  for i in range(60)]
+    docker_archive(tmp_path / "many.tar", layers, tag="many:1")
+    ok(imp(run, store, tmp_path / "many.tar"))
+    r = ok(run("run", "--image", "many:1", "--", "/bin/sh", "-c",
+               "busybox cat /l0 /l59 /etc/motd", env=store))
+    assert r.stdout == "059hello from the image\n"
