@@ -1,8 +1,11 @@
 """hutch image import/ls/rm/inspect and hutch run --image (src/image*.c,
 src/store.c): images built by hand in tests/imagebuild.py."""
 
+import glob
 import json
 import os
+import shutil
+import signal
 
 import pytest
 
@@ -205,12 +208,24 @@ def test_ownership_mapped_through_subordinate_range(run, store, tmp_path, subids
 
 @pytest.mark.parametrize("fmt", ["docker-archive", "oci-archive"])
 def test_import_what_podman_save_writes(run, store, tmp_path, fmt):
-    import shutil
-    import subprocess
     if not shutil.which("podman"):
         pytest.skip("podman is not installed (optional: package podman)")
     import tempfile
     rt = tempfile.mkdtemp(prefix="hp")  # podman wants a runroot under 50 characters
+    try:
+        _podman_save_import(run, store, tmp_path, fmt, rt)
+    finally:
+        # rootless podman leaves its pause process (holding its namespaces) behind
+        for pidfile in glob.glob(rt + "/**/pause.pid", recursive=True):
+            try:
+                os.kill(int(open(pidfile).read().strip()), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        shutil.rmtree(rt, ignore_errors=True)
+
+
+def _podman_save_import(run, store, tmp_path, fmt, rt):
+    import subprocess
     pod = ["podman", "--root", str(tmp_path / "pr"), "--runroot", rt + "/r",
            "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
            "--events-backend", "file"]
@@ -227,7 +242,6 @@ def test_import_what_podman_save_writes(run, store, tmp_path, fmt):
     subprocess.run(pod + ["rmi", "-a", "-f"], env=env, capture_output=True, timeout=60)
     subprocess.run(pod + ["unshare", "rm", "-rf", str(tmp_path / "pr")], env=env,
                    capture_output=True, timeout=60)
-    shutil.rmtree(rt, ignore_errors=True)
 
 
 def test_many_layers(run, store, tmp_path):
