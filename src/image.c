@@ -333,6 +333,10 @@ int image_apply(struct plan *p, int argc, char **argv, struct herr *e)
 	json_object *rec, *layers, *cfg = NULL;
 	int r = -1;
 
+	if (p->persist && !p->image && !p->n_layers) {
+		herr_set(e, 0, "--persist %s: there is no overlay root to keep", p->persist);
+		return herr_hint(e, "use it with --rootfs or --image");
+	}
 	if (!p->image)
 		return 0;
 	if (store_open(&s, false, e) < 0 || !(rec = load(&s, p->image, e)))

@@ -96,7 +96,7 @@ def test_oversized_header_refused(run, store, tmp_path):
     tb = tmp_path / "evil.tar"
     tb.write_bytes(craft([(ti(long, size=1), b"x")]))
     r = run("image", "import", tb, "evil", env=store)
-    assert r.returncode == 125 and "refusing" in r.stderr or "corrupt" in r.stderr
+    assert r.returncode == 125 and ("refusing" in r.stderr or "corrupt" in r.stderr), r.stderr
 
 
 def test_benign_relative_symlink_accepted(run, store, tmp_path):

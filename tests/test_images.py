@@ -254,3 +254,25 @@ def test_many_layers(run, store, tmp_path):
     r = ok(run("run", "--image", "many:1", "--", "/bin/sh", "-c",
                "busybox cat /l0 /l59 /etc/motd", env=store))
     assert r.stdout == "059hello from the image\n"
+
+
+def test_oci_tarball_and_fuse_driver(run, store, tmp_path):
+    import tarfile
+    from test_overlay import fuse_problem
+    d = oci_layout(str(tmp_path / "oci"), [busybox_layer()],
+                   cfg={"Cmd": ["/bin/busybox", "id", "-u"], "User": "1234"})
+    with tarfile.open(tmp_path / "oci.tar", "w") as t:
+        for name in os.listdir(d):
+            t.add(os.path.join(d, name), arcname=name)
+    out = ok(imp(run, store, tmp_path / "oci.tar", "ocitar")).stdout
+    assert out.startswith("ocitar:latest sha256:")
+    assert ok(run("run", "--image", "ocitar", env=store)).stdout == "1234\n"
+    if fuse_problem():
+        pytest.skip(fuse_problem())
+    r = ok(run("run", "-v", "--overlay-driver", "fuse", "--image", "ocitar", env=store))
+    assert r.stdout == "1234\n" and "root: fuse-overlayfs" in r.stderr
+
+
+def test_persist_needs_a_root(run, store, tmp_path):
+    r = run("run", "--persist", tmp_path / "p", "--", "true", env=store)
+    assert r.returncode == 125 and "--persist" in r.stderr and "--rootfs" in r.stderr
