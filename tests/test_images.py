@@ -141,13 +141,21 @@ def test_corrupted_docker_layer_is_caught(run, store, tmp_path):
 def test_concurrent_imports_of_the_same_image(run, store, tmp_path, hutch_bin):
     import subprocess
     docker_archive(tmp_path / "bb.tar", [busybox_layer()])
+    docker_archive(tmp_path / "other.tar", [busybox_layer(extra=[("x", "file", b"x")])],
+                   tag="other:1")
+    ok(imp(run, store, tmp_path / "other.tar"))
+    # three imports of the same image, and runs from the store while they go on
     procs = [subprocess.Popen([hutch_bin, "image", "import", str(tmp_path / "bb.tar")],
                               env=store, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
              for _ in range(3)]
+    procs += [subprocess.Popen([hutch_bin, "run", "--image", "other:1", "--", "/bin/busybox",
+                                "cat", "/x"], env=store, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+              for _ in range(2)]
     for p in procs:
         out, err = p.communicate(timeout=30)
         assert p.returncode == 0, err
-    assert len(os.listdir(tmp_path / "data" / "hutch" / "layers")) == 1
+    assert len(os.listdir(tmp_path / "data" / "hutch" / "layers")) == 2
     assert os.listdir(tmp_path / "data" / "hutch" / "tmp") == []
     r = ok(run("run", "--image", "bb", "--", "/bin/busybox", "cat", "/etc/motd", env=store))
     assert r.stdout == "hello from the image\n"
