@@ -328,7 +328,7 @@ static const struct option_def run_options[] = {
 	 set_overlay},
 	{"overlay-driver", 0, "kernel|fuse", "force kernel overlayfs or fuse-overlayfs (default: auto)",
 	 set_overlay_driver},
-	{"image", 0, "NAME", "run from image NAME (see 'hutch image'); COMMAND is then optional",
+	{"image", 0, "IMAGE", "run from an imported image (see 'hutch image'); COMMAND is optional",
 	 set_image},
 
 	/* ---- policies (issue 6) ---- */
