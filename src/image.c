@@ -204,12 +204,13 @@ static int numeric_or(const struct plan *p, const char *file, const char *s, uns
 	char *end;
 	unsigned long v = strtoul(s, &end, 10);
 
+	/* by name, or by number (which also gives the user's group) */
+	if (lookup(p, file, s, id, gid, NULL))
+		return 0;
 	if (s[0] && !*end) {
 		*id = (unsigned)v;
 		return 0;
 	}
-	if (lookup(p, file, s, id, gid, NULL))
-		return 0;
 	return herr_set(e, 0, "image %s: User '%s' is not in its /%s", p->image, s, file);
 }
 
@@ -229,7 +230,9 @@ static void set_home(struct plan *p)
 /* User is "user", "uid", "user:group" or "uid:gid"; the caller's ids become those inside. */
 static int apply_user(struct plan *p, const char *user, struct herr *e)
 {
-	_cleanup_free_ char *u = xstrdup(user && user[0] ? user : "0");
+	/* --uid N replaces the User (and, without --gid, takes N's group from the passwd) */
+	_cleanup_free_ char *u =
+	    p->has_uid ? xasprintf("%u", (unsigned)p->uid) : xstrdup(user && user[0] ? user : "0");
 	char *colon = strchr(u, ':');
 	unsigned uid = 0, gid = 0;
 

@@ -204,6 +204,13 @@ def test_ownership_mapped_through_subordinate_range(run, store, tmp_path, subids
                "busybox stat -c '%u %g' /home/app/f /etc/motd; busybox id -u; busybox cat /home/app/f",
                env=store))
     assert r.stdout.split("\n")[:4] == ["1234 2345", "0 0", "1234", "hi"], r.stdout
+    # --uid replaces the User, and takes that uid's group from the image's passwd
+    r = ok(run("run", "--image", "own", "--uid", "0", "--", "/bin/sh", "-c",
+               "busybox id -u; busybox id -g", env=store))
+    assert r.stdout == "0\n0\n"
+    r = ok(run("run", "--image", "own", "--uid", "1234", "--gid", "7", "--", "/bin/sh", "-c",
+               "busybox id -u; busybox id -g", env=store))
+    assert r.stdout == "1234\n7\n"
     # on the host: root's files are the caller's, the others in the subordinate range
     layer_dir = tmp_path / "data" / "hutch" / "layers" / sha(layer)
     start = subid_ranges("uid")[0][0]
