@@ -89,8 +89,8 @@ def docker_archive(path, layers, cfg=None, tag="bb:latest", gz=False):
     write_tar(path, files)
 
 
-def oci_layout(dirpath, layers, cfg=None, ref="latest"):
-    """An OCI image layout directory with gzip layers."""
+def oci_layout(dirpath, layers, cfg=None, ref="latest", compress=None, media="tar+gzip"):
+    """An OCI image layout directory with gzip layers (or `compress`ed)."""
     blobs = os.path.join(dirpath, "blobs", "sha256")
     os.makedirs(blobs)
 
@@ -104,8 +104,8 @@ def oci_layout(dirpath, layers, cfg=None, ref="latest"):
     cdesc["mediaType"] = "application/vnd.oci.image.config.v1+json"
     ldescs = []
     for l in layers:
-        d = put(gzip.compress(l, mtime=0))
-        d["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip"
+        d = put(compress(l) if compress else gzip.compress(l, mtime=0))
+        d["mediaType"] = "application/vnd.oci.image.layer.v1." + media
         ldescs.append(d)
     manifest = json.dumps({"schemaVersion": 2, "config": cdesc, "layers": ldescs,
                            "mediaType": "application/vnd.oci.image.manifest.v1+json"}).encode()

@@ -291,3 +291,21 @@ def test_oci_tarball_and_fuse_driver(run, store, tmp_path):
 def test_persist_needs_a_root(run, store, tmp_path):
     r = run("run", "--persist", tmp_path / "p", "--", "true", env=store)
     assert r.returncode == 125 and "--persist" in r.stderr and "--rootfs" in r.stderr
+
+
+def test_zstd_layers(run, store, tmp_path):
+    import shutil
+    import subprocess
+    if not shutil.which("zstd"):
+        pytest.skip("zstd is not installed (package zstd) to make a zstd layer")
+
+    def zstd(b):
+        return subprocess.run(["zstd", "-q", "-c"], input=b, capture_output=True,
+                              check=True).stdout
+
+    top = tar_bytes([("z", "file", b"zstd layer\n")])
+    oci_layout(str(tmp_path / "oci"), [busybox_layer(), top], compress=zstd,
+               media="tar+zstd")
+    ok(imp(run, store, tmp_path / "oci", "zst"))
+    r = ok(run("run", "--image", "zst", "--", "/bin/busybox", "cat", "/z", env=store))
+    assert r.stdout == "zstd layer\n"
