@@ -326,7 +326,7 @@ static const struct option_def run_options[] = {
 	 set_persist},
 	{"overlay", 0, "PATH", "give host directory PATH a writable layer thrown away at exit",
 	 set_overlay},
-	{"overlay-driver", 0, "kernel|fuse", "force kernel overlayfs or fuse-overlayfs (default: auto)",
+	{"overlay-driver", 0, "DRIVER", "kernel, fuse or auto (default): the overlay driver to use",
 	 set_overlay_driver},
 	{"image", 0, "IMAGE", "run from an imported image (see 'hutch image'); COMMAND is optional",
 	 set_image},
