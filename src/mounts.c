@@ -114,7 +114,8 @@ static int attach_fresh(int dirfd, const char *name, int mnt, enum path_kind kin
 		return move_mount(mnt, "", dirfd, name, MOVE_MOUNT_F_EMPTY_PATH) < 0 ? -errno : 0;
 	/* An image root has its own /proc, /dev, /tmp: mount on them, but never through a
 	 * symlink the image planted there. */
-	at = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC | (kind == PATH_DIR ? O_DIRECTORY : 0));
+	at = openat(dirfd, name,
+		    O_PATH | O_NOFOLLOW | O_CLOEXEC | (kind == PATH_DIR ? O_DIRECTORY : 0));
 	if (at < 0)
 		return -errno;
 	if (move_mount(mnt, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)

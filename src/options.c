@@ -320,7 +320,7 @@ static const struct option_def run_options[] = {
 	/* ---- cgroups, limits, timeout, report (issue 5) ---- */
 
 	/* ---- images and overlays (issue 7) ---- */
-	{"rootfs", 0, "DIR", "use DIR as the root, read-only, under a writable layer thrown away at exit",
+	{"rootfs", 0, "DIR", "use DIR as the root, read-only, under a throw-away writable layer",
 	 set_rootfs},
 	{"persist", 0, "DIR", "keep the root's writable layer in DIR (with --rootfs or --image)",
 	 set_persist},

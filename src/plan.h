@@ -58,8 +58,9 @@ struct plan {
 	/* ---- cgroups, limits, timeout, report (issue 5) ---- */
 
 	/* ---- images and overlays (issue 7) ---- */
-	char **layers;	 /* read-only root layers, top-most first (--rootfs, --image); none: the
-			  * default tmpfs root with the host's /usr and /etc */
+	/* read-only root layers, top-most first (--rootfs, --image); none: the default tmpfs
+	 * root with the host's /usr and /etc */
+	char **layers;
 	size_t n_layers;
 	bool has_rootfs; /* --rootfs given (a layer that the image does not replace) */
 	char *persist;	 /* --persist DIR: keep the root's writable layer here */
