@@ -12,6 +12,8 @@ static const char *arg_kind(const char *arg)
 		return "cap";
 	if (strstr(arg, "NAME|PATH"))
 		return "policy";
+	if (strcmp(arg, "IMAGE") == 0)
+		return "image";
 	if (strstr(arg, "SRC") || strstr(arg, "DST") || strstr(arg, "DIR") ||
 	    strstr(arg, "PATH") || strstr(arg, "FILE"))
 		return "file";
@@ -38,10 +40,12 @@ void completion_bash(FILE *out)
 
 	fputs("# bash completion for hutch: generated from its option table by `hutch completion "
 	      "bash`\n_hutch_policies() { hutch policy list 2>/dev/null | cut -f1; }\n"
+	      "_hutch_images() { hutch image ls 2>/dev/null | tail -n +2 | cut -d' ' -f1; }\n"
 	      "_hutch() {\n"
 	      "\tlocal cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} i w\n"
 	      "\tif ((COMP_CWORD == 1)); then\n"
-	      "\t\tCOMPREPLY=($(compgen -W 'run policy --help --version' -- \"$cur\")); return\n"
+	      "\t\tCOMPREPLY=($(compgen -W 'run image policy --help --version' -- \"$cur\"))\n"
+	      "\t\treturn\n"
 	      "\tfi\n"
 	      "\tcase ${COMP_WORDS[1]} in\n"
 	      "\tpolicy)\n"
@@ -50,6 +54,13 @@ void completion_bash(FILE *out)
 	      "\t\telif [[ $prev == show ]]; then COMPREPLY=($(compgen -W \"$(_hutch_policies)\" "
 	      "-- \"$cur\"))\n"
 	      "\t\telse COMPREPLY=($(compgen -f -- \"$cur\")); fi\n"
+	      "\t\treturn ;;\n"
+	      "\timage)\n"
+	      "\t\tif ((COMP_CWORD == 2)); then COMPREPLY=($(compgen -W 'import ls rm inspect' -- "
+	      "\"$cur\"))\n"
+	      "\t\telif [[ $prev == rm || $prev == inspect ]]; then COMPREPLY=($(compgen -W "
+	      "\"$(_hutch_images)\" -- \"$cur\"))\n"
+	      "\t\telif [[ $prev == import ]]; then COMPREPLY=($(compgen -f -- \"$cur\")); fi\n"
 	      "\t\treturn ;;\n"
 	      "\trun) ;;\n"
 	      "\t*) return ;;\n"
@@ -75,6 +86,8 @@ void completion_bash(FILE *out)
 	fputs(") COMPREPLY=($(compgen -W \"$(_hutch_policies)\" -- \"$cur\") $(compgen -f -- "
 	      "\"$cur\")); return ;;\n\t",
 	      out);
+	option_words(out, "image");
+	fputs(") COMPREPLY=($(compgen -W \"$(_hutch_images)\" -- \"$cur\")); return ;;\n\t", out);
 	option_words(out, "cap");
 	fputs(") COMPREPLY=($(compgen -W '", out);
 	for (int cap = 0; cap <= CAP_LAST_CAP; cap++) {

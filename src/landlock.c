@@ -102,7 +102,8 @@ static int allow_inherited(struct ruleset *rs, int fd, struct herr *e)
 	return allow_fd(rs, fd, FS_USE & ~LANDLOCK_ACCESS_FS_EXECUTE, what, e);
 }
 
-/* The mount plan, mirrored: the root and everything read-only may be read and executed; /proc
+/* The mount plan, mirrored: the root (unless it is an overlay) and everything read-only may be
+ * read and executed; --overlay paths are writable; /proc
  * and /dev used; /tmp, $HOME, /dev/shm, --bind and --tmpfs destinations are the sandbox's own.
  * Rules add up along a path, so a read-only bind below a writable one stays writable to
  * Landlock; its mount still refuses the write. */
@@ -111,7 +112,9 @@ static int add_rules(struct ruleset *rs, const struct ids *ids, struct herr *e)
 	const uint64_t own = rs->handled;
 	const struct plan *p = rs->p;
 
-	if (allow_path(rs, "/", FS_READ, e) < 0 || allow_path(rs, "/proc", FS_USE, e) < 0 ||
+	/* With --rootfs or --image the root is a writable overlay: the sandbox's own to change. */
+	if (allow_path(rs, "/", p->n_layers ? own : FS_READ, e) < 0 ||
+	    allow_path(rs, "/proc", FS_USE, e) < 0 ||
 	    allow_path(rs, "/dev", FS_USE, e) < 0 || allow_path(rs, "/dev/shm", own, e) < 0 ||
 	    allow_path(rs, "/tmp", own, e) < 0 ||
 	    (strcmp(ids->home, "/") != 0 && allow_path(rs, ids->home, own, e) < 0))
@@ -119,6 +122,9 @@ static int add_rules(struct ruleset *rs, const struct ids *ids, struct herr *e)
 	for (size_t i = 0; i < p->n_mounts; i++)
 		if (p->mounts[i].kind != MOUNT_RO_BIND &&
 		    allow_path(rs, p->mounts[i].dst, own, e) < 0)
+			return -1;
+	for (size_t i = 0; i < p->n_overlays; i++) /* --overlay PATH: writable, thrown away */
+		if (allow_path(rs, p->overlays[i], own, e) < 0)
 			return -1;
 	for (int fd = 0; fd < 3; fd++)
 		if (allow_inherited(rs, fd, e) < 0)

@@ -4,6 +4,7 @@
 #include "completion.h"
 #include "dryrun.h"
 #include "errors.h"
+#include "image.h"
 #include "options.h"
 #include "plan.h"
 #include "policy.h"
@@ -12,6 +13,7 @@
 static void usage(FILE *out)
 {
 	fputs("Usage: hutch run [OPTIONS] [--] COMMAND [ARG...]\n"
+	      "       hutch image import SOURCE [NAME[:TAG]] | ls | rm NAME | inspect NAME\n"
 	      "       hutch policy show NAME | check FILE | list\n"
 	      "       hutch --help | --version\n\n"
 	      "hutch runs COMMAND in a rootless sandbox. 'hutch run --help' lists the options;\n"
@@ -39,6 +41,11 @@ static int cmd_run(int argc, char **argv)
 		break;
 	}
 	p.argv = argv + cmd;
+	if (image_apply(&p, argc - cmd, argv + cmd, &e) < 0) {
+		herr_report(&e);
+		plan_free(&p);
+		return EXIT_SETUP;
+	}
 	if (p.dry_run) {
 		status = dryrun_print(&p, stdout);
 		plan_free(&p);
@@ -90,6 +97,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 2, argv + 2);
+	if (strcmp(argv[1], "image") == 0)
+		return image_main(argc - 2, argv + 2);
 	if (strcmp(argv[1], "policy") == 0)
 		return cmd_policy(argc - 2, argv + 2);
 	if (strcmp(argv[1], "completion") == 0 && argc == 3 && strcmp(argv[2], "bash") == 0) {

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "overlay.h"
 #include "path.h"
 #include "util.h"
 
@@ -20,7 +21,9 @@
 #define TMP_SIZE "1G" /* the default /tmp is size-limited */
 
 struct root {
-	int fd; /* the new root, an O_PATH fd */
+	int fd;		     /* the new root, an O_PATH fd */
+	const char *staging; /* where it is assembled */
+	struct overlays ov;  /* --rootfs, --image, --overlay */
 	const struct plan *p;
 	const struct ids *ids;
 	struct herr *e;
@@ -101,12 +104,21 @@ static int attach(struct root *r, int mnt, const char *dst, enum path_kind kind)
  * name is new (O_EXCL semantics), so there is nothing to resolve and nothing to race with. */
 static int attach_fresh(int dirfd, const char *name, int mnt, enum path_kind kind)
 {
+	_cleanup_close_ int at = -1;
 	int r = kind == PATH_DIR ? mkdirat(dirfd, name, 0755)
 				 : mknodat(dirfd, name, S_IFREG | 0644, 0);
 
-	if (r < 0)
+	if (r < 0 && errno != EEXIST)
 		return -errno;
-	if (move_mount(mnt, "", dirfd, name, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+	if (r == 0)
+		return move_mount(mnt, "", dirfd, name, MOVE_MOUNT_F_EMPTY_PATH) < 0 ? -errno : 0;
+	/* An image root has its own /proc, /dev, /tmp: mount on them, but never through a
+	 * symlink the image planted there. */
+	at = openat(dirfd, name,
+		    O_PATH | O_NOFOLLOW | O_CLOEXEC | (kind == PATH_DIR ? O_DIRECTORY : 0));
+	if (at < 0)
+		return -errno;
+	if (move_mount(mnt, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		return -errno;
 	return 0;
 }
@@ -304,7 +316,8 @@ static int scratch_dirs(struct root *r)
 
 	if ((err = tmpfs_fresh(r->fd, "tmp", "1777", TMP_SIZE, 0)) < 0)
 		return herr_set(r->e, -err, "cannot mount /tmp");
-	if (strcmp(r->ids->home, "/") != 0 &&
+	/* an image or --rootfs has its own homes, in its writable root */
+	if (strcmp(r->ids->home, "/") != 0 && !r->p->n_layers &&
 	    (err = tmpfs_at(r, r->ids->home, "0700", NULL, 0)) < 0)
 		return herr_set(r->e, -err, "cannot mount an empty home at %s", r->ids->home);
 	return 0;
@@ -384,20 +397,45 @@ static int resolv_conf(struct root *r)
 	return 0;
 }
 
+static int open_root(struct root *r)
+{
+	r->fd = open(r->staging, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (r->fd < 0)
+		return herr_set(r->e, errno, "cannot open the new root");
+	return 0;
+}
+
 static int staging_root(struct root *r)
 {
 	char opts[64];
+
+	r->staging = overlay_prepare(r->p, r->ids, &r->ov, r->e);
+	if (r->staging == (char *)-1)
+		return -1;
+	if (!r->staging)
+		r->staging = STAGING;
+	if (r->p->n_layers)
+		return overlay_root(&r->ov, r->staging, r->e) < 0 ? -1 : open_root(r);
 
 	/* The root belongs to root inside when that id is mapped, as on any system. */
 	snprintf(opts, sizeof(opts), "mode=0755%s%s",
 		 r->ids->subids || r->ids->uid == 0 ? ",uid=0" : "",
 		 r->ids->subids || r->ids->gid == 0 ? ",gid=0" : "");
-	if (mount("tmpfs", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
-		return herr_set(r->e, errno, "cannot mount the new root (tmpfs on %s)", STAGING);
-	r->fd = open(STAGING, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (r->fd < 0)
-		return herr_set(r->e, errno, "cannot open the new root");
-	return 0;
+	if (mount("tmpfs", r->staging, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+		return herr_set(r->e, errno, "cannot mount the new root (tmpfs on %s)", r->staging);
+	return open_root(r);
+}
+
+/* The root's content: an image or --rootfs brings its own; else the host's /usr and /etc. */
+static int root_content(struct root *r)
+{
+	return r->p->n_layers ? 0 : system_dirs(r);
+}
+
+/* --overlay PATH, on top of the default mounts (like the binds), under the binds. */
+static int host_overlays(struct root *r)
+{
+	return overlay_host_dirs(&r->ov, r->fd, r->e);
 }
 
 /* pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the new. A
@@ -410,8 +448,9 @@ static int enter_root(struct root *r)
 		return herr_set(r->e, errno, "pivot_root into the new root");
 	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
 		return herr_set(r->e, errno, "cannot detach the host's root");
-	/* Only the root tmpfs itself: /tmp, $HOME, /dev/shm and rw binds stay writable. */
-	if (mount_setattr(AT_FDCWD, "/", 0, &ro, sizeof(ro)) < 0)
+	/* Only the root tmpfs itself: /tmp, $HOME, /dev/shm and rw binds stay writable. An
+	 * overlay root keeps its writable layer. */
+	if (!r->p->n_layers && mount_setattr(AT_FDCWD, "/", 0, &ro, sizeof(ro)) < 0)
 		return herr_set(r->e, errno, "cannot make the new root read-only");
 	return 0;
 }
@@ -421,6 +460,13 @@ struct fds {
 	int *v;
 	size_t n;
 };
+
+static void root_close(struct root *r)
+{
+	overlay_close(&r->ov);
+	if (r->fd >= 0)
+		close(r->fd);
+}
 
 static void fds_close(struct fds *f)
 {
@@ -434,8 +480,7 @@ int mounts_build_root(const struct plan *p, const struct ids *ids, struct herr *
 {
 	__attribute__((cleanup(fds_close))) struct fds sources = {
 		xcalloc(p->n_mounts, sizeof(int)), p->n_mounts};
-	_cleanup_close_ int rootfd = -1;
-	struct root r = {.fd = -1, .p = p, .ids = ids, .e = e};
+	__attribute__((cleanup(root_close))) struct root r = {.fd = -1, .p = p, .ids = ids, .e = e};
 	int ret;
 
 	for (size_t i = 0; i < p->n_mounts; i++)
@@ -444,17 +489,16 @@ int mounts_build_root(const struct plan *p, const struct ids *ids, struct herr *
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return herr_set(e, errno, "cannot make the mount namespace private");
 	ret = open_sources(&r, sources.v) < 0 || staging_root(&r) < 0 ? -1 : 0;
-	rootfd = r.fd;
-	if (ret < 0 || system_dirs(&r) < 0 || proc_fs(&r) < 0 || dev_fs(&r) < 0 ||
-	    scratch_dirs(&r) < 0 || resolv_conf(&r) < 0 || user_mounts(&r, sources.v) < 0 ||
-	    enter_root(&r) < 0)
+	if (ret < 0 || root_content(&r) < 0 || proc_fs(&r) < 0 || dev_fs(&r) < 0 ||
+	    scratch_dirs(&r) < 0 || resolv_conf(&r) < 0 || host_overlays(&r) < 0 ||
+	    user_mounts(&r, sources.v) < 0 || enter_root(&r) < 0)
 		return -1;
-	hutch_say(p->verbose, "root: tmpfs with /usr and /etc read-only, new /proc, /dev, /tmp, %s",
-		  ids->home);
+	hutch_say(p->verbose, "root: %s, new /proc, /dev, /tmp, %s",
+		  p->n_layers ? "overlay" : "tmpfs with /usr and /etc read-only", ids->home);
 	return 0;
 }
 
-void mounts_describe(const struct plan *p, const struct ids *ids, FILE *out)
+static void default_root_describe(FILE *out)
 {
 	fprintf(out, "  tmpfs      /                 (read-only once built)\n");
 	fprintf(out, "  ro-bind    /usr\n");
@@ -469,8 +513,15 @@ void mounts_describe(const struct plan *p, const struct ids *ids, FILE *out)
 		else if (access(host, F_OK) == 0)
 			fprintf(out, "  ro-bind    %s\n", host);
 	}
-	fprintf(out, "  ro-bind    /etc\n  proc       /proc             (new, for the new pid "
-		     "namespace)\n");
+	fprintf(out, "  ro-bind    /etc\n");
+}
+
+void mounts_describe(const struct plan *p, const struct ids *ids, FILE *out)
+{
+	if (!p->n_layers)
+		default_root_describe(out);
+	overlay_describe(p, out);
+	fprintf(out, "  proc       /proc             (new, for the new pid namespace)\n");
 	for (size_t i = 0; i < ARRAY_SIZE(proc_masked); i++)
 		if (access(proc_masked[i], F_OK) == 0)
 			fprintf(out, "  mask       %s\n", proc_masked[i]);
@@ -483,7 +534,7 @@ void mounts_describe(const struct plan *p, const struct ids *ids, FILE *out)
 	fprintf(out, "  devpts     /dev/pts          (new instance)\n"
 		     "  tmpfs      /dev/shm\n  tmpfs      /tmp              (size %s)\n",
 		TMP_SIZE);
-	if (strcmp(ids->home, "/") != 0)
+	if (strcmp(ids->home, "/") != 0 && !p->n_layers)
 		fprintf(out, "  tmpfs      %-17s (empty home)\n", ids->home);
 	for (size_t i = 0; i < p->n_mounts; i++) {
 		const struct mount_req *m = &p->mounts[i];

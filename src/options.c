@@ -251,6 +251,70 @@ static int set_seccomp(struct plan *p, const char *opt, const char *arg, struct 
 	return 0;
 }
 
+/* ---- images and overlays (issue 7) ---- */
+
+static int host_dir(const char *opt, const char *arg, struct herr *e)
+{
+	if (arg[0] == 0)
+		return herr_set(e, 0, "--%s: expected a directory", opt);
+	return 0;
+}
+
+static int set_rootfs(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	if (host_dir(opt, arg, e) < 0)
+		return -1;
+	if (p->image)
+		return herr_set(e, 0, "--rootfs and --image both give the root; choose one");
+	plan_free_strv(p->layers, p->n_layers);
+	p->layers = NULL;
+	p->n_layers = 0;
+	plan_add_str(&p->layers, &p->n_layers, arg);
+	p->has_rootfs = true;
+	return 0;
+}
+
+static int set_persist(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	if (host_dir(opt, arg, e) < 0)
+		return -1;
+	free(p->persist);
+	p->persist = xstrdup(arg);
+	return 0;
+}
+
+static int set_overlay(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	if (need_absolute(opt, arg, arg, e) < 0)
+		return -1;
+	plan_add_str(&p->overlays, &p->n_overlays, arg);
+	return 0;
+}
+
+static int set_overlay_driver(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	if (strcmp(arg, "kernel") == 0)
+		p->overlay_driver = OVERLAY_KERNEL;
+	else if (strcmp(arg, "fuse") == 0)
+		p->overlay_driver = OVERLAY_FUSE;
+	else if (strcmp(arg, "auto") == 0)
+		p->overlay_driver = OVERLAY_AUTO;
+	else
+		return herr_set(e, 0, "--%s '%s': expected kernel, fuse or auto", opt, arg);
+	return 0;
+}
+
+static int set_image(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	if (arg[0] == 0)
+		return herr_set(e, 0, "--%s: expected an image name (see 'hutch image ls')", opt);
+	if (p->has_rootfs)
+		return herr_set(e, 0, "--rootfs and --image both give the root; choose one");
+	free(p->image);
+	p->image = xstrdup(arg);
+	return 0;
+}
+
 static const struct option_def run_options[] = {
 	{"uid", 0, "N", "uid inside the sandbox (default: your own); your uid maps to it", set_uid},
 	{"gid", 0, "N", "gid inside the sandbox (default: your own); your gid maps to it", set_gid},
@@ -312,6 +376,16 @@ static const struct option_def run_options[] = {
 	 limits_set_cgroup_parent},
 
 	/* ---- images and overlays (issue 7) ---- */
+	{"rootfs", 0, "DIR", "use DIR as the root, read-only, under a throw-away writable layer",
+	 set_rootfs},
+	{"persist", 0, "DIR", "keep the root's writable layer in DIR (with --rootfs or --image)",
+	 set_persist},
+	{"overlay", 0, "PATH", "give host directory PATH a writable layer thrown away at exit",
+	 set_overlay},
+	{"overlay-driver", 0, "DRIVER", "kernel, fuse or auto (default): the overlay driver to use",
+	 set_overlay_driver},
+	{"image", 0, "IMAGE", "run from an imported image (see 'hutch image'); COMMAND is optional",
+	 set_image},
 
 	/* ---- policies (issue 6) ---- */
 	{"policy", 0, "NAME|PATH", "apply a policy file first (repeatable); see hutch-policy(5)",
@@ -467,12 +541,7 @@ static enum parse_result walk(struct plan *p, int argc, char **argv, int *cmd_in
 		if (take(o) && options_apply(p, o, value, e) < 0)
 			return PARSE_ERROR;
 	}
-	if (i >= argc) {
-		herr_set(e, 0, "no command given");
-		herr_hint(e, "usage: hutch run [OPTIONS] [--] COMMAND [ARG...]");
-		return PARSE_ERROR;
-	}
-	*cmd_index = i;
+	*cmd_index = i; /* argc when no command: --image may supply one */
 	return PARSE_OK;
 }
 
@@ -485,7 +554,13 @@ enum parse_result options_parse_run(struct plan *p, int argc, char **argv, int *
 	r = walk(p, argc, argv, cmd_index, first_pass, e);
 	if (r != PARSE_OK)
 		return r;
-	return walk(p, argc, argv, cmd_index, second_pass, e);
+	r = walk(p, argc, argv, cmd_index, second_pass, e);
+	if (r == PARSE_OK && *cmd_index >= argc && !p->image) {
+		herr_set(e, 0, "no command given");
+		herr_hint(e, "usage: hutch run [OPTIONS] [--] COMMAND [ARG...]");
+		return PARSE_ERROR;
+	}
+	return r;
 }
 
 void options_print_help(FILE *out)

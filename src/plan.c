@@ -11,6 +11,19 @@ void plan_init(struct plan *p)
 	p->hostname = xstrdup("hutch");
 }
 
+void plan_free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void plan_add_str(char ***v, size_t *n, const char *s)
+{
+	*v = xreallocarray(*v, *n + 1, sizeof(**v));
+	(*v)[(*n)++] = xstrdup(s);
+}
+
 void plan_free(struct plan *p)
 {
 	for (size_t i = 0; i < p->n_mounts; i++) {
@@ -36,6 +49,11 @@ void plan_free(struct plan *p)
 	if (p->seccomp)
 		sc_filters_free(p->seccomp);
 	free(p->seccomp);
+	plan_free_strv(p->layers, p->n_layers);
+	plan_free_strv(p->overlays, p->n_overlays);
+	free(p->persist);
+	free(p->image);
+	plan_free_strv(p->image_argv, p->n_image_argv);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -105,6 +105,25 @@ struct plan {
 	char *cgroup_parent; /* --cgroup-parent: a cgroup path in every hierarchy */
 
 	/* ---- images and overlays (issue 7) ---- */
+	/* read-only root layers, top-most first (--rootfs, --image); none: the default tmpfs
+	 * root with the host's /usr and /etc */
+	char **layers;
+	size_t n_layers;
+	bool has_rootfs; /* --rootfs given (a layer that the image does not replace) */
+	char *persist;	 /* --persist DIR: keep the root's writable layer here */
+	char **overlays; /* --overlay PATH: host directories with a throw-away writable layer */
+	size_t n_overlays;
+	enum overlay_driver {
+		OVERLAY_AUTO,	/* kernel overlayfs, fuse-overlayfs when the kernel refuses */
+		OVERLAY_KERNEL, /* --overlay-driver kernel */
+		OVERLAY_FUSE,	/* --overlay-driver fuse */
+	} overlay_driver;
+	char *image; /* --image NAME; image_apply() turns it into layers, argv, env, ids */
+	bool image_user;	/* become image_uid/gid inside before exec (the image's User) */
+	uid_t image_uid;
+	gid_t image_gid;
+	char **image_argv; /* the command built from the image's Entrypoint and Cmd (owned) */
+	size_t n_image_argv;
 
 	/* ---- policies (issue 6) ---- */
 	bool dry_run; /* print the plan, run nothing */
@@ -120,3 +139,6 @@ void plan_add_pass_fd(struct plan *p, int fd);
 bool plan_wants_cgroup(const struct plan *p);
 /* Does it ask for a limit that only a cgroup can enforce? */
 bool plan_has_cgroup_limit(const struct plan *p);
+/* String vectors (layers, overlays): append a copy; free n entries and the vector. */
+void plan_add_str(char ***v, size_t *n, const char *s);
+void plan_free_strv(char **v, size_t n);

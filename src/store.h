@@ -1,0 +1,34 @@
+/*
+ * The image store, content-addressed under $XDG_DATA_HOME/hutch (default ~/.local/share/hutch):
+ *
+ *   layers/HEX/    one unpacked layer per diff_id (the sha256 of its uncompressed tar), shared
+ *                  by every image that has it and unpacked once
+ *   images/NAME.json  one record per image: its layers and configuration
+ *   tmp/           imports under way; moved into place with rename(2), so a reader never sees
+ *                  half a layer or half a record
+ *   lock           flock(2): runs and imports hold it shared, `image rm` exclusive (it is the
+ *                  only one that deletes), so nothing is removed from under a run or an import
+ */
+#pragma once
+#include <stdbool.h>
+
+#include "errors.h"
+
+struct store {
+	char *root;
+	int lock;
+};
+
+/* Open (creating) the store and take its lock: shared, or exclusive without waiting. */
+int store_open(struct store *s, bool exclusive, struct herr *e);
+void store_close(struct store *s);
+/* A new empty directory under tmp/, for an import. */
+char *store_tmpdir(struct store *s, const char *what, struct herr *e);
+char *store_layer(const struct store *s, const char *hex);
+char *store_record(const struct store *s, const char *name);
+/* Move a finished layer into place; when another import got there first, keep theirs. */
+int store_commit_layer(struct store *s, const char *tmpdir, const char *hex, struct herr *e);
+/* Remove a tree that may hold read-only directories. */
+void store_rm_rf(const char *path);
+/* Remove every layer that no record names (after `image rm`). */
+void store_gc(struct store *s);
