@@ -31,6 +31,47 @@ static void print_caps(FILE *out, uint64_t keep)
 	fputs(" (inside the user namespace only; no_new_privs)\n", out);
 }
 
+static void print_network(FILE *out, const struct plan *p)
+{
+	if (p->share_net) {
+		fputs("network: host\n", out);
+		return;
+	}
+	if (!p->slirp) {
+		fputs("network: none (loopback only, up)\n", out);
+		return;
+	}
+	fprintf(out, "network: slirp (tap0 10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3); "
+		     "%zu published port(s); host loopback %s; egress %s\n",
+		p->n_publish, p->allow_host_loopback ? "reachable" : "closed",
+		p->n_allow ? "only the --allow-net rules" : "open");
+}
+
+static void print_limits(FILE *out, const struct plan *p)
+{
+	fputs("limits:", out);
+	if (!p->memory && !p->memory_swap && !p->pids && !p->cpu_quota_us && !p->cpu_weight &&
+	    !p->io_weight && !p->timeout_ms && !p->n_rlimits)
+		fputs(" none (no cgroup of its own)", out);
+	if (p->memory)
+		fprintf(out, " memory=%llu", (unsigned long long)p->memory);
+	if (p->memory_swap)
+		fprintf(out, " memory+swap=%llu", (unsigned long long)p->memory_swap);
+	if (p->pids)
+		fprintf(out, " pids=%llu", (unsigned long long)p->pids);
+	if (p->cpu_quota_us)
+		fprintf(out, " cpus=%.2f", (double)p->cpu_quota_us / CPU_PERIOD_US);
+	if (p->cpu_weight)
+		fprintf(out, " cpu-weight=%llu", (unsigned long long)p->cpu_weight);
+	if (p->io_weight)
+		fprintf(out, " io-weight=%llu", (unsigned long long)p->io_weight);
+	if (p->timeout_ms)
+		fprintf(out, " timeout=%llums", (unsigned long long)p->timeout_ms);
+	if (p->n_rlimits)
+		fprintf(out, " rlimits=%zu", p->n_rlimits);
+	fprintf(out, "%s%s\n", p->report ? " report=" : "", p->report ? p->report : "");
+}
+
 int dryrun_print(const struct plan *p, FILE *out)
 {
 	struct ids ids = {0};
@@ -47,10 +88,13 @@ int dryrun_print(const struct plan *p, FILE *out)
 	print_map(out, "uid map", &ids.uidmap);
 	print_map(out, "gid map", &ids.gidmap);
 	fprintf(out, "hostname: %s\n", p->hostname);
-	fprintf(out, "network: %s\n", p->share_net ? "host" : "none (loopback only, up)");
+	print_network(out, p);
 	fputs("mounts:\n", out);
 	mounts_describe(p, &ids, out);
 	print_caps(out, p->caps_keep);
+	fprintf(out, "seccomp: %s\n",
+		p->seccomp_none ? "none" : p->seccomp ? "the profile given with --seccomp" : "default");
+	print_limits(out, p);
 	fputs("environment:", out);
 	env = env_build(p, &ids);
 	for (char **v = env; *v; v++)

@@ -187,3 +187,55 @@ def test_policy_parser_unit_tests_in_c(hutch_bin):
     r = subprocess.run([exe], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.strip().endswith(", 0 failed"), r.stdout
+
+
+# ---- the built-in policies for the three uses
+
+def test_untrusted_policy(sh, tmp_path):
+    from cgtools import need_delegation, report_of
+    need_delegation("--memory=512M")
+    rep = tmp_path / "r.json"
+    script = ("tail -n +3 /proc/net/dev | cut -d: -f1; ls -A $HOME | wc -l; "
+              "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; "
+              "touch /usr/x 2>/dev/null || echo usr-ro; touch /etc/x 2>/dev/null || echo etc-ro; "
+              "python3 -c 'import ctypes; l=ctypes.CDLL(None); "
+              "print(\"ptrace\", l.ptrace(0, 0, 0, 0), ctypes.get_errno())'")
+    r = ok(sh(script, "--policy", "untrusted", "--report", rep))
+    lines = r.stdout.split("\n")
+    assert lines[0].strip() == "lo"          # no network but loopback
+    assert lines[1] == "0"                   # an empty $HOME
+    assert "usr-ro" in lines and "etc-ro" in lines
+    assert "Seccomp:\t2" in r.stdout
+    assert "ptrace -1" in r.stdout           # strict profile: ptrace refused
+    lim = report_of(rep)["limits"]
+    assert lim["memory_bytes"] == 512 << 20 and lim["pids"] == 256
+    assert lim["timeout_s"] == 600
+
+
+def test_untrusted_policy_can_be_loosened_on_the_command_line(sh):
+    from cgtools import need_delegation
+    need_delegation("--memory=512M")
+    r = ok(sh("hostname", "--policy", "untrusted", "--hostname", "judge"))
+    assert r.stdout == "judge\n"
+
+
+def test_ci_policy_workspace_network_and_cache(sandbox, tmp_path):
+    from cgtools import need_delegation
+    need_delegation("--memory=4G")
+    work = tmp_path / "proj"
+    work.mkdir()
+    cache = tmp_path / "xdgcache"
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache))
+    script = ("pwd; echo built > out.txt; tail -n +3 /proc/net/dev | cut -d: -f1 | sort | "
+              "tr -d ' ' | tr '\\n' ,; echo; cat $HOME/.cache/seen 2>/dev/null; "
+              "echo cached > $HOME/.cache/seen")
+    r = ok(sandbox("sh", "-c", script, opts=("--policy", "ci"), cwd=str(work), env=env))
+    out = r.stdout.splitlines()
+    assert out[0] == str(work)
+    assert "tap0" in out[1] and "lo" in out[1]
+    assert (work / "out.txt").read_text() == "built\n"
+    assert (work / "out.txt").stat().st_uid == os.getuid()
+    assert (cache / "hutch" / "ci" / "proj" / "seen").exists()
+    # the cache survives into the next run of the same project
+    r = ok(sandbox("sh", "-c", script, opts=("--policy", "ci"), cwd=str(work), env=env))
+    assert "cached" in r.stdout.splitlines()
