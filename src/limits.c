@@ -79,7 +79,7 @@ int limits_set_cpus(struct plan *p, const char *opt, const char *arg, struct her
 	if (!isdigit((unsigned char)arg[0]) || errno || *end || !(v >= 0.01) || v > 4096)
 		return herr_set(e, 0, "--%s '%s': expected a number of CPUs such as 0.5 or 2", opt,
 				arg);
-	p->cpu_quota_us = (uint64_t)llround(v * CPU_PERIOD_US);
+	p->cpu_quota_us = (uint64_t)(v * CPU_PERIOD_US + 0.5) /* v > 0: rounds */;
 	return 0;
 }
 
@@ -109,7 +109,7 @@ int limits_set_timeout(struct plan *p, const char *opt, const char *arg, struct 
 		for (size_t i = 0; i < ARRAY_SIZE(units); i++)
 			if (strcmp(end, units[i].suffix) == 0 && v * units[i].ms >= 1 &&
 			    v * units[i].ms < 1e12) {
-				p->timeout_ms = (uint64_t)llround(v * units[i].ms);
+				p->timeout_ms = (uint64_t)(v * units[i].ms + 0.5);
 				return 0;
 			}
 	return herr_set(e, 0, "--%s '%s': expected a duration such as 30s, 500ms, 2m or 1h", opt,

@@ -36,6 +36,7 @@
 #include "command.h"
 #include "env.h"
 #include "init.h"
+#include "lazy.h"
 #include "limits.h"
 #include "monitor.h"
 #include "mounts.h"
@@ -211,7 +212,7 @@ static int prepare_network(struct sandbox *sb, struct herr *e)
 		}
 		return 0;
 	}
-	if (tap_check(e) < 0)
+	if (lazy_require(&lazy_slirp, e) < 0 || tap_check(e) < 0)
 		return -1;
 	sb->net = netstack_new(p, e);
 	return sb->net ? 0 : -1;
