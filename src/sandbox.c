@@ -346,7 +346,7 @@ static void sandbox_free(struct sandbox *sb)
 {
 	netstack_free(sb->net);
 	if (sb->tap >= 0)
-		close(sb->tap);
+		tap_close(sb->tap);
 	if (sb->pidfd >= 0)
 		close(sb->pidfd);
 	for (int i = 0; i < 2; i++)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "slirp.h"
@@ -42,6 +43,24 @@ int tap_check(struct herr *e)
 		return -1;
 	close(fd);
 	return 0;
+}
+
+void tap_close(int fd)
+{
+	pid_t pid;
+
+	/* The last close of a tap fd unregisters the device, and the kernel waits for RCU grace
+	 * periods to do it: 20 ms and more here, which would be most of `hutch run --net slirp`'s
+	 * time. A child that lives for just that long does it instead, so hutch's exit (and
+	 * whoever waits for it) does not wait for the kernel's bookkeeping. */
+	pid = fork();
+	if (pid == 0) {
+		syscall(SYS_close_range, 0U, (unsigned)fd - 1, 0);
+		syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0);
+		close(fd);
+		_exit(0);
+	}
+	close(fd); /* the child's copy is the last one; on a failed fork this one is */
 }
 
 /* One rtnetlink request (NEWADDR or NEWROUTE) with its attributes, and its acknowledgement. */
