@@ -158,7 +158,8 @@ static int link_up(const char *name, struct herr *e)
 
 int tap_setup(int fd, struct herr *e)
 {
-	struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI};
+	/* IFF_VNET_HDR: see tap_send() in slirp.c */
+	struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR};
 	_cleanup_close_ int nl = -1;
 	int idx, err;
 
