@@ -90,6 +90,8 @@ def test_port_in_use_is_an_error_before_the_command(sandbox, tmp_path):
     ("8080:0", "port out of range"),
     ("8080:80/sctp", "protocol must be tcp or udp"),
     ("nohost:8080:80", "'nohost' is not an IP address"),
+    ("[::1]:8080:80", "IPv6 host addresses are not supported yet; publish on an IPv4 "
+                      "address such as 127.0.0.1"),
 ])
 def test_bad_publish(sandbox, spec, why):
     r = sandbox("true", opts=["--net", "slirp", "-p", spec])
