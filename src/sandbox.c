@@ -237,7 +237,7 @@ static long clone_in_netns(struct sandbox *sb, unsigned long long flags, struct 
 		if (setns(sb->ids.keeper_netns, CLONE_NEWNET) < 0) {
 			b.err = errno;
 		} else if (sb->plan->slirp && ((b.tap = sb->tap = tap_open(&b.tap_err)) < 0 ||
-						tap_setup(b.tap, &b.tap_err) < 0)) {
+					       tap_setup(b.tap, &b.tap_err) < 0)) {
 			b.err = -1;
 		} else {
 			b.pid = syscall(SYS_clone3, &args, sizeof(args));

@@ -18,8 +18,8 @@ struct sandbox {
 	pid_t pid;   /* the init, as seen from outside */
 	int pidfd;
 	bool net_ready; /* the init was born in the keeper's fresh network namespace */
-	int tap;		/* --net slirp: the monitor's /dev/net/tun fd (tap0 inside), or -1 */
-	struct netstack *net;	/* --net slirp: libslirp and the egress policy (src/slirp.h) */
+	int tap;	      /* --net slirp: the monitor's /dev/net/tun fd (tap0 inside), or -1 */
+	struct netstack *net; /* --net slirp: libslirp and the egress policy (src/slirp.h) */
 };
 
 /* Build and run the sandbox. Returns the exit status for hutch (the command's, or 126/127), or
