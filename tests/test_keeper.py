@@ -86,12 +86,29 @@ def test_keeper_holds_none_of_the_callers_fds(sandbox, subids):
 
 
 def test_each_sandbox_gets_its_own_fresh_network_namespace(sh, subids):
+    # All four stay alive until each has answered: the kernel recycles a
+    # namespace's inode number once the namespace is freed, so sandboxes run
+    # one after the other could show the same number for different namespaces.
+    import subprocess
+    from conftest import HUTCH
+    procs = [subprocess.Popen(
+        [HUTCH, "run", "--", "sh", "-c",
+         "readlink /proc/self/ns/net; tail -n +3 /proc/net/dev; echo end; read x"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(4)]
     seen = set()
-    for _ in range(4):
-        r = ok(sh("readlink /proc/self/ns/net; tail -n +3 /proc/net/dev"))
-        lines = r.stdout.splitlines()
-        seen.add(lines[0])
-        assert [l.split(":")[0].strip() for l in lines[1:]] == ["lo"]
+    try:
+        for p in procs:
+            lines = []
+            while not lines or lines[-1] != "end":
+                line = p.stdout.readline()
+                assert line, "a sandbox ended early"
+                lines.append(line.strip())
+            seen.add(lines[0])
+            assert [l.split(":")[0].strip() for l in lines[1:-1]] == ["lo"]
+    finally:
+        for p in procs:
+            p.stdin.close()
+            p.wait(timeout=30)
     assert len(seen) == 4, seen
 
 
