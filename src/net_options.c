@@ -133,13 +133,6 @@ int set_publish(struct plan *p, const char *opt, const char *arg, struct herr *e
 		return herr_set(e, 0, "--%s '%s': port out of range", opt, arg);
 	if (parse_addr(addr, (uint16_t)hp, &r.host) < 0)
 		return herr_set(e, 0, "--%s '%s': '%s' is not an IP address", opt, arg, addr);
-	/* libslirp 4.7 accepts on an IPv6 listener but its connection into the sandbox never
-	 * completes (seen here; not understood yet): refuse rather than hang the client. */
-	if (r.host.ss_family == AF_INET6)
-		return herr_set(e, 0,
-				"--%s '%s': IPv6 host addresses are not supported yet; "
-				"publish on an IPv4 address such as 127.0.0.1",
-				opt, arg);
 	r.port = (uint16_t)gp;
 	p->publish = xreallocarray(p->publish, p->n_publish + 1, sizeof(*p->publish));
 	p->publish[p->n_publish++] = r;

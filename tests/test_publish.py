@@ -69,6 +69,22 @@ def test_publish_udp(userns):
     assert p.returncode == 0
 
 
+TCP6_SERVER = TCP_SERVER.replace("socket.socket()", "socket.socket(socket.AF_INET6)").replace(
+    '"0.0.0.0"', '"::"')
+
+
+def test_publish_ipv6_loopback(userns):
+    port = free_port(host="::1")
+    p = start(["-p", f"[::1]:{port}:8000"], TCP6_SERVER)
+    try:
+        with socket.create_connection(("::1", port), timeout=10) as c:
+            assert c.recv(100) == b"served from inside"
+    finally:
+        finish(p)
+    assert p.returncode == 0
+    assert not listening(port, "::1")
+
+
 def test_port_in_use_is_an_error_before_the_command(sandbox, tmp_path):
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
@@ -90,8 +106,6 @@ def test_port_in_use_is_an_error_before_the_command(sandbox, tmp_path):
     ("8080:0", "port out of range"),
     ("8080:80/sctp", "protocol must be tcp or udp"),
     ("nohost:8080:80", "'nohost' is not an IP address"),
-    ("[::1]:8080:80", "IPv6 host addresses are not supported yet; publish on an IPv4 "
-                      "address such as 127.0.0.1"),
 ])
 def test_bad_publish(sandbox, spec, why):
     r = sandbox("true", opts=["--net", "slirp", "-p", spec])
