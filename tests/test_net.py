@@ -96,11 +96,13 @@ def test_share_net_is_net_host(sh):
 def test_dns_through_slirp_to_local_server(sh):
     dns = DnsServer({"box.hutch.test": "10.0.2.2"})
     try:
-        r = ok(sh("getent hosts box.hutch.test", "--net", "slirp", "--dns",
+        # sleep: see the known issue in README (an answer in the very first
+        # milliseconds is lost and the resolver retries after 5 s)
+        r = ok(sh("sleep 0.2; getent hosts box.hutch.test", "--net", "slirp", "--dns",
                   f"127.0.0.1:{dns.port}"))
         assert r.stdout.split()[0] == "10.0.2.2"
         assert dns.queries, "the local DNS server saw no query"
-        r = sh("getent hosts nothere.hutch.test", "--net", "slirp", "--dns",
+        r = sh("sleep 0.2; getent hosts nothere.hutch.test", "--net", "slirp", "--dns",
                f"127.0.0.1:{dns.port}")
         assert r.returncode == 2
     finally:
