@@ -336,6 +336,10 @@ void netstack_dispatch(struct netstack *ns, const struct pollset *ps, int poll_f
 	int64_t now;
 
 	ns->ps = (struct pollset *)ps;
+	/* libslirp first: it reads its clock here, and the sockets that frames from the tap
+	 * create take their expiry from that clock. Frames fed to it before its first poll made
+	 * sockets that had expired at birth (the sandbox's first DNS answer was lost). */
+	slirp_pollfds_poll(ns->slirp, poll_failed, get_revents, ns);
 	if (pollset_revents(ps, ns->tap_index) & POLLIN) {
 		for (int i = 0; i < TAP_BATCH; i++) {
 			const size_t hl = sizeof(struct virtio_net_hdr);
@@ -347,7 +351,6 @@ void netstack_dispatch(struct netstack *ns, const struct pollset *ps, int poll_f
 			input_frame(ns, ns->frame + hl, (size_t)n - hl);
 		}
 	}
-	slirp_pollfds_poll(ns->slirp, poll_failed, get_revents, ns);
 	now = now_ns() / 1000000;
 	for (struct timer *t = ns->timers; t; t = t->next)
 		if (t->expire_ms >= 0 && t->expire_ms <= now) {
