@@ -200,11 +200,6 @@ static void setup_dns(struct netstack *ns)
 	}
 }
 
-void netstack_set_tap(struct netstack *ns, int tap)
-{
-	ns->tap = tap;
-}
-
 struct netstack *netstack_new(const struct plan *p, struct herr *e)
 {
 	struct netstack *ns = xcalloc(1, sizeof(*ns));
@@ -279,6 +274,20 @@ static int get_revents(int idx, void *opaque)
 	       (r & POLLHUP ? SLIRP_POLL_HUP : 0);
 }
 
+void netstack_set_tap(struct netstack *ns, int tap)
+{
+	struct pollset none = {0};
+
+	ns->tap = tap;
+	/* libslirp reads its clock in slirp_pollfds_poll, and the sockets that the sandbox's
+	 * frames create take their expiry from it: before a first poll the clock says 0, and the
+	 * sockets of the first frames were born expired (the sandbox's first DNS answer was lost,
+	 * and the lookup took the resolver's 5 s retry). One empty poll sets the clock. */
+	ns->ps = &none;
+	slirp_pollfds_poll(ns->slirp, 0, get_revents, ns);
+	ns->ps = NULL;
+}
+
 void netstack_fill(struct netstack *ns, struct pollset *ps, int *timeout_ms)
 {
 	uint32_t t = *timeout_ms < 0 ? UINT32_MAX : (uint32_t)*timeout_ms;
@@ -336,10 +345,6 @@ void netstack_dispatch(struct netstack *ns, const struct pollset *ps, int poll_f
 	int64_t now;
 
 	ns->ps = (struct pollset *)ps;
-	/* libslirp first: it reads its clock here, and the sockets that frames from the tap
-	 * create take their expiry from that clock. Frames fed to it before its first poll made
-	 * sockets that had expired at birth (the sandbox's first DNS answer was lost). */
-	slirp_pollfds_poll(ns->slirp, poll_failed, get_revents, ns);
 	if (pollset_revents(ps, ns->tap_index) & POLLIN) {
 		for (int i = 0; i < TAP_BATCH; i++) {
 			const size_t hl = sizeof(struct virtio_net_hdr);
@@ -351,6 +356,7 @@ void netstack_dispatch(struct netstack *ns, const struct pollset *ps, int poll_f
 			input_frame(ns, ns->frame + hl, (size_t)n - hl);
 		}
 	}
+	slirp_pollfds_poll(ns->slirp, poll_failed, get_revents, ns);
 	now = now_ns() / 1000000;
 	for (struct timer *t = ns->timers; t; t = t->next)
 		if (t->expire_ms >= 0 && t->expire_ms <= now) {
