@@ -106,8 +106,61 @@ static bool host_loopback(const struct frame *f)
 		      f->family == AF_INET ? 4 : 16) == 0;
 }
 
+static bool has_host_rules(const struct plan *p)
+{
+	for (size_t i = 0; i < p->n_allow; i++)
+		if (p->allow[i].host)
+			return true;
+	return false;
+}
+
+static bool is_dns(const struct frame *f)
+{
+	return (f->proto == IPPROTO_UDP || f->proto == IPPROTO_TCP) && f->dport == 53 &&
+	       memcmp(f->dst, f->family == AF_INET ? SLIRP_DNS4 : SLIRP_DNS6,
+		      f->family == AF_INET ? 4 : 16) == 0;
+}
+
+/* The one question of a DNS query in f (UDP), lowercase without the final dot; false if none. */
+static bool dns_question(const struct frame *f, char *name, size_t len)
+{
+	ns_msg msg;
+	ns_rr rr;
+	size_t n;
+
+	if (f->proto != IPPROTO_UDP || f->l4_len <= 8 ||
+	    ns_initparse(f->l4 + 8, (int)(f->l4_len - 8), &msg) < 0 ||
+	    ns_msg_count(msg, ns_s_qd) != 1 || ns_parserr(&msg, ns_s_qd, 0, &rr) < 0)
+		return false;
+	snprintf(name, len, "%s", ns_rr_name(rr));
+	n = strlen(name);
+	if (n && name[n - 1] == '.')
+		name[n - 1] = 0;
+	return true;
+}
+
+static bool host_listed(const struct plan *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_allow; i++)
+		if (p->allow[i].host && strcasecmp(p->allow[i].host, name) == 0)
+			return true;
+	return false;
+}
+
+/* With hostname rules, the sandbox may only ask the DNS about those names: otherwise the
+ * host's resolvers would carry whatever it encodes into the names it asks about (DNS
+ * tunnelling), allowlist or not. Over TCP the question is not read: refused. */
+static bool dns_allowed(const struct allow *a, const struct frame *f)
+{
+	char name[NS_MAXDNAME];
+
+	return dns_question(f, name, sizeof(name)) && host_listed(a->p, name);
+}
+
 bool allow_frame(struct allow *a, const struct frame *f)
 {
+	if (f->family != 0 && is_dns(f) && has_host_rules(a->p))
+		return dns_allowed(a, f);
 	if (f->family == 0 || virtual_only(f) || published_reply(a->p, f))
 		return true;
 	/* libslirp turns the gateway into the host's 127.0.0.1 and ::1, where local services
@@ -139,16 +192,10 @@ void allow_snoop_dns(struct allow *a, const struct frame *f)
 	ns_msg msg;
 	ns_rr rr;
 	char name[NS_MAXDNAME];
-	size_t nlen;
 
-	if (a->p->n_allow == 0 || f->l4_len <= 8 ||
-	    ns_initparse(f->l4 + 8, (int)(f->l4_len - 8), &msg) < 0 ||
-	    ns_msg_count(msg, ns_s_qd) != 1 || ns_parserr(&msg, ns_s_qd, 0, &rr) < 0)
+	if (a->p->n_allow == 0 || !dns_question(f, name, sizeof(name)))
 		return;
-	snprintf(name, sizeof(name), "%s", ns_rr_name(rr));
-	nlen = strlen(name);
-	if (nlen && name[nlen - 1] == '.')
-		name[nlen - 1] = 0;
+	ns_initparse(f->l4 + 8, (int)(f->l4_len - 8), &msg);
 	for (size_t i = 0; i < a->p->n_allow; i++) {
 		const struct allow_rule *r = &a->p->allow[i];
 

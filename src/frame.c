@@ -174,7 +174,7 @@ static size_t answer_headers(const struct frame *f, uint8_t *out, uint8_t proto,
 static size_t tcp_reset(const struct frame *f, uint8_t *out)
 {
 	const uint8_t *t = f->l4;
-	size_t thl = (size_t)(t[12] >> 4) * 4, alen = f->family == AF_INET ? 4 : 16;
+	size_t thl = (size_t)(t[12] >> 4) * 4;
 	size_t off = answer_headers(f, out, IPPROTO_TCP, 20);
 	uint8_t *r = out + off;
 	uint32_t seq = (uint32_t)get16(t + 4) << 16 | get16(t + 6);
@@ -199,7 +199,6 @@ static size_t tcp_reset(const struct frame *f, uint8_t *out)
 		put16(r + 10, (uint16_t)ack);
 	}
 	put16(r + 16, l4_checksum(f->family, f->dst, f->src, IPPROTO_TCP, r, 20));
-	(void)alen;
 	return off + 20;
 }
 

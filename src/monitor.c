@@ -128,7 +128,7 @@ int monitor_wait(struct sandbox *sb, int master, struct herr *e)
 			break;
 		if (pollset_revents(&ps, timer))
 			timer_fired(sb, tfd);
-		while (read(sfd, &ssi, sizeof(ssi)) == sizeof(ssi))
+		while (pollset_revents(&ps, 1) && read(sfd, &ssi, sizeof(ssi)) == sizeof(ssi))
 			forward(sb, r, (int)ssi.ssi_signo);
 		if (r)
 			relay_step(r, pollset_revents(&ps, in), pollset_revents(&ps, out));

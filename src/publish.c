@@ -35,12 +35,13 @@ int publish_all(Slirp *slirp, const struct plan *p, struct herr *e)
 		int flags = (r->udp ? SLIRP_HOSTFWD_UDP : 0) | (v6 ? SLIRP_HOSTFWD_V6ONLY : 0);
 		char what[96];
 
-		guest.sin_port = htons(r->port);
+		guest.sin_port = guest6.sin6_port = htons(r->port);
 		errno = 0;
-		if (slirp_add_hostxfwd(slirp, (const struct sockaddr *)&r->host,
-				       v6 ? sizeof(struct sockaddr_in6)
-					  : sizeof(struct sockaddr_in),
-				       (const struct sockaddr *)&guest, sizeof(guest), flags) < 0) {
+		if (slirp_add_hostxfwd(
+			slirp, (const struct sockaddr *)&r->host,
+			v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
+			v6 ? (const struct sockaddr *)&guest6 : (const struct sockaddr *)&guest,
+			v6 ? sizeof(guest6) : sizeof(guest), flags) < 0) {
 			int err = errno ? errno : EADDRINUSE;
 
 			describe(r, what, sizeof(what));

@@ -278,7 +278,7 @@ static long clone_in_netns(struct sandbox *sb, unsigned long long flags, struct 
 		if (setns(sb->ids.keeper_netns, CLONE_NEWNET) < 0) {
 			b.err = errno;
 		} else if (sb->plan->slirp && ((b.tap = sb->tap = tap_open(&b.tap_err)) < 0 ||
-						tap_setup(b.tap, &b.tap_err) < 0)) {
+					       tap_setup(b.tap, &b.tap_err) < 0)) {
 			b.err = -1;
 		} else {
 			b.pid = syscall(SYS_clone3, &args, sizeof(args));
@@ -399,7 +399,7 @@ static void sandbox_free(struct sandbox *sb)
 {
 	netstack_free(sb->net);
 	if (sb->tap >= 0)
-		close(sb->tap);
+		tap_close(sb->tap);
 	if (sb->pidfd >= 0)
 		close(sb->pidfd);
 	for (int i = 0; i < 2; i++)

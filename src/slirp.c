@@ -1,10 +1,12 @@
 #include "slirp.h"
 
 #include <errno.h>
+#include <linux/virtio_net.h>
 #include <netinet/in.h>
 #include <slirp/libslirp.h>
 #include <string.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "allow.h"
@@ -42,8 +44,9 @@ struct netstack {
 	uint16_t dns_port;
 	uint16_t dns_ports[DNS_PORTS];
 	unsigned dns_next;
-	uint8_t frame[SLIRP_MTU + 64]; /* one frame read from the tap */
-	uint8_t out[SLIRP_MTU + 64];   /* a frame on its way in, when it must be changed */
+	/* one frame read from the tap, after its virtio-net header */
+	uint8_t frame[sizeof(struct virtio_net_hdr) + SLIRP_MTU + 64];
+	uint8_t out[SLIRP_MTU + 64]; /* a frame on its way in, when it must be changed */
 };
 
 static int64_t now_ns(void)
@@ -127,6 +130,20 @@ static void unredirect_dns(struct netstack *ns, struct frame *f)
 		}
 }
 
+/*
+ * Every frame through the tap carries a virtio-net header (IFF_VNET_HDR). Ours say
+ * DATA_VALID: libslirp has just computed every checksum of the frame, so the sandbox's kernel
+ * need not verify them again. That pass over each byte ran in the monitor's own thread (the
+ * write to the tap delivers the frame there), the one that limits throughput.
+ */
+static ssize_t tap_send(struct netstack *ns, const void *buf, size_t len)
+{
+	struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_DATA_VALID};
+	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)buf, len}};
+
+	return writev(ns->tap, iov, 2);
+}
+
 /* libslirp -> the sandbox */
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
@@ -146,7 +163,7 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 		buf = ns->out;
 	}
 	/* A full tap queue drops the frame, like a full link: TCP sends it again. */
-	if (write(ns->tap, buf, len) < 0 && errno != EAGAIN)
+	if (tap_send(ns, buf, len) < 0 && errno != EAGAIN)
 		return -1;
 	return (ssize_t)len;
 }
@@ -181,11 +198,6 @@ static void setup_dns(struct netstack *ns)
 		memcpy(ns->dns_seen, lo ? SLIRP_HOST6 : (const uint8_t *)&in6->sin6_addr, 16);
 		ns->dns_port = ntohs(in6->sin6_port);
 	}
-}
-
-void netstack_set_tap(struct netstack *ns, int tap)
-{
-	ns->tap = tap;
 }
 
 struct netstack *netstack_new(const struct plan *p, struct herr *e)
@@ -262,6 +274,20 @@ static int get_revents(int idx, void *opaque)
 	       (r & POLLHUP ? SLIRP_POLL_HUP : 0);
 }
 
+void netstack_set_tap(struct netstack *ns, int tap)
+{
+	struct pollset none = {0};
+
+	ns->tap = tap;
+	/* libslirp reads its clock in slirp_pollfds_poll, and the sockets that the sandbox's
+	 * frames create take their expiry from it: before a first poll the clock says 0, and the
+	 * sockets of the first frames were born expired (the sandbox's first DNS answer was lost,
+	 * and the lookup took the resolver's 5 s retry). One empty poll sets the clock. */
+	ns->ps = &none;
+	slirp_pollfds_poll(ns->slirp, 0, get_revents, ns);
+	ns->ps = NULL;
+}
+
 void netstack_fill(struct netstack *ns, struct pollset *ps, int *timeout_ms)
 {
 	uint32_t t = *timeout_ms < 0 ? UINT32_MAX : (uint32_t)*timeout_ms;
@@ -302,7 +328,7 @@ static void input_frame(struct netstack *ns, uint8_t *buf, size_t len)
 		return; /* nothing a working stack sends; libslirp never sees it */
 	if (!allow_frame(ns->allow, &f)) {
 		n = frame_refusal(&f, ns->out, sizeof(ns->out));
-		if (n && write(ns->tap, ns->out, n) < 0) {
+		if (n && tap_send(ns, ns->out, n) < 0) {
 			/* a full queue: the sandbox retries, and is refused again */
 		}
 		return;
@@ -321,10 +347,13 @@ void netstack_dispatch(struct netstack *ns, const struct pollset *ps, int poll_f
 	ns->ps = (struct pollset *)ps;
 	if (pollset_revents(ps, ns->tap_index) & POLLIN) {
 		for (int i = 0; i < TAP_BATCH; i++) {
+			const size_t hl = sizeof(struct virtio_net_hdr);
 			ssize_t n = read(ns->tap, ns->frame, sizeof(ns->frame));
-			if (n <= 0)
+
+			/* no offloads are enabled, so the header has nothing to say */
+			if (n <= (ssize_t)hl)
 				break;
-			input_frame(ns, ns->frame, (size_t)n);
+			input_frame(ns, ns->frame + hl, (size_t)n - hl);
 		}
 	}
 	slirp_pollfds_poll(ns->slirp, poll_failed, get_revents, ns);

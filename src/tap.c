@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "slirp.h"
@@ -42,6 +43,24 @@ int tap_check(struct herr *e)
 		return -1;
 	close(fd);
 	return 0;
+}
+
+void tap_close(int fd)
+{
+	pid_t pid;
+
+	/* The last close of a tap fd unregisters the device, and the kernel waits for RCU grace
+	 * periods to do it: 20 ms and more here, which would be most of `hutch run --net slirp`'s
+	 * time. A child that lives for just that long does it instead, so hutch's exit (and
+	 * whoever waits for it) does not wait for the kernel's bookkeeping. */
+	pid = fork();
+	if (pid == 0) {
+		syscall(SYS_close_range, 0U, (unsigned)fd - 1, 0);
+		syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0);
+		close(fd);
+		_exit(0);
+	}
+	close(fd); /* the child's copy is the last one; on a failed fork this one is */
 }
 
 /* One rtnetlink request (NEWADDR or NEWROUTE) with its attributes, and its acknowledgement. */
@@ -89,32 +108,50 @@ static int add_address(int nl, int ifindex, int family, const uint8_t *addr, int
 	    .nh = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg)), .nlmsg_type = RTM_NEWADDR}};
 	size_t alen = family == AF_INET ? 4 : 16;
 	/* No duplicate address detection: nobody else is on this link, and DAD would keep the
-	 * address unusable for a second after start. */
-	uint32_t flags = IFA_F_NODAD;
+	 * address unusable for a second after start. No prefix route: add_route() makes it,
+	 * with quickack. */
+	uint32_t flags = IFA_F_NODAD | IFA_F_NOPREFIXROUTE;
 
 	r.ifa = (struct ifaddrmsg){.ifa_family = (unsigned char)family,
 				   .ifa_prefixlen = (unsigned char)prefix,
 				   .ifa_index = (unsigned)ifindex};
 	nl_attr(&r, IFA_LOCAL, addr, alen);
 	nl_attr(&r, IFA_ADDRESS, addr, alen);
-	if (family == AF_INET6)
-		nl_attr(&r, IFA_FLAGS, &flags, sizeof(flags));
+	nl_attr(&r, IFA_FLAGS, &flags, sizeof(flags));
 	return nl_talk(nl, &r);
 }
 
-static int add_default_route(int nl, int ifindex, int family, const uint8_t *gw)
+/*
+ * A route through tap0: the on-link prefix (gw NULL) or the default route. Both carry
+ * quickack: libslirp knows no TCP window scaling, so at most 64 KiB are ever in flight, and
+ * the sandbox's kernel would otherwise delay its ACK (and with it the window that lets libslirp
+ * send more) until the receiving program has read. Its buffers are far larger than 64 KiB, so
+ * acknowledging at once reopens the whole window at once.
+ */
+static int add_route(int nl, int ifindex, int family, const uint8_t *dst, int dst_len,
+		     const uint8_t *gw)
 {
 	struct nlreq r = {
 	    .nh = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg)), .nlmsg_type = RTM_NEWROUTE}};
 	uint32_t oif = (uint32_t)ifindex;
+	struct {
+		struct rtattr a;
+		uint32_t v;
+	} quickack = {{RTA_LENGTH(sizeof(uint32_t)), RTAX_QUICKACK}, 1};
+	size_t alen = family == AF_INET ? 4 : 16;
 
 	r.rt = (struct rtmsg){.rtm_family = (unsigned char)family,
+			      .rtm_dst_len = (unsigned char)dst_len,
 			      .rtm_table = RT_TABLE_MAIN,
 			      .rtm_protocol = RTPROT_BOOT,
-			      .rtm_scope = RT_SCOPE_UNIVERSE,
+			      .rtm_scope = gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK,
 			      .rtm_type = RTN_UNICAST};
-	nl_attr(&r, RTA_GATEWAY, gw, family == AF_INET ? 4 : 16);
+	if (dst_len)
+		nl_attr(&r, RTA_DST, dst, alen);
+	if (gw)
+		nl_attr(&r, RTA_GATEWAY, gw, alen);
 	nl_attr(&r, RTA_OIF, &oif, sizeof(oif));
+	nl_attr(&r, RTA_METRICS, &quickack, sizeof(quickack));
 	return nl_talk(nl, &r);
 }
 
@@ -139,7 +176,8 @@ static int link_up(const char *name, struct herr *e)
 
 int tap_setup(int fd, struct herr *e)
 {
-	struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI};
+	/* IFF_VNET_HDR: see tap_send() in slirp.c */
+	struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR};
 	_cleanup_close_ int nl = -1;
 	int idx, err;
 
@@ -153,11 +191,13 @@ int tap_setup(int fd, struct herr *e)
 	if (idx == 0 || nl < 0)
 		return herr_set(e, errno, "--net slirp: cannot configure %s", TAP_NAME);
 	if ((err = add_address(nl, idx, AF_INET, SLIRP_GUEST4, 24)) < 0 ||
-	    (err = add_default_route(nl, idx, AF_INET, SLIRP_HOST4)) < 0)
+	    (err = add_route(nl, idx, AF_INET, SLIRP_NET4, 24, NULL)) < 0 ||
+	    (err = add_route(nl, idx, AF_INET, NULL, 0, SLIRP_HOST4)) < 0)
 		return herr_set(e, -err, "--net slirp: cannot give %s its IPv4 address and route",
 				TAP_NAME);
 	if ((err = add_address(nl, idx, AF_INET6, SLIRP_GUEST6, 64)) < 0 ||
-	    (err = add_default_route(nl, idx, AF_INET6, SLIRP_HOST6)) < 0)
+	    (err = add_route(nl, idx, AF_INET6, SLIRP_NET6, 64, NULL)) < 0 ||
+	    (err = add_route(nl, idx, AF_INET6, NULL, 0, SLIRP_HOST6)) < 0)
 		return herr_set(e, -err, "--net slirp: cannot give %s its IPv6 address and route",
 				TAP_NAME);
 	return 0;

@@ -10,3 +10,5 @@ int tap_check(struct herr *e);
 /* Attach fd to a new tap0 in the caller's network namespace and configure it: up, MTU, the
  * addresses and default routes of slirp's virtual network. Needs CAP_NET_ADMIN there. */
 int tap_setup(int fd, struct herr *e);
+/* Close the monitor's tap fd at the end without waiting for the device's teardown. */
+void tap_close(int fd);

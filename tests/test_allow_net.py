@@ -88,6 +88,25 @@ def test_hostname_rule_needs_a_lookup(sh, servers):
         assert lines[0] == "refused" and lines[1] == "refused", r.stdout + r.stderr
         assert lines[2].split()[0] == "10.0.2.2"
         assert lines[3] == "allowed", r.stdout + r.stderr
+        # DNS itself is limited to the listed names: the question about
+        # other.hutch.test never left the sandbox
+        assert dns.queries and not any(b"\x05other" in q for q in dns.queries)
+    finally:
+        dns.close()
+
+
+def test_dns_limited_to_listed_names(sh):
+    dns = DnsServer({"mirror.hutch.test": "10.0.2.2", "other.hutch.test": "10.0.2.2"})
+    try:
+        opts = ["--net", "slirp", "--allow-net", "mirror.hutch.test:443",
+                "--dns", f"127.0.0.1:{dns.port}"]
+        r = sh("getent hosts mirror.hutch.test; echo rc=$?; "
+               "time -p getent hosts other.hutch.test; echo rc=$?", *opts)
+        assert "10.0.2.2" in r.stdout and "rc=0" in r.stdout, r.stdout + r.stderr
+        assert r.stdout.strip().endswith("rc=2"), r.stdout + r.stderr
+        real = float(next(l.split()[1] for l in r.stderr.splitlines() if l.startswith("real")))
+        assert real < 3, "a refused DNS question must fail fast"
+        assert not any(b"\x05other" in q for q in dns.queries)
     finally:
         dns.close()
 

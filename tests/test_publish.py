@@ -69,6 +69,22 @@ def test_publish_udp(userns):
     assert p.returncode == 0
 
 
+TCP6_SERVER = TCP_SERVER.replace("socket.socket()", "socket.socket(socket.AF_INET6)").replace(
+    '"0.0.0.0"', '"::"')
+
+
+def test_publish_ipv6_loopback(userns):
+    port = free_port(host="::1")
+    p = start(["-p", f"[::1]:{port}:8000"], TCP6_SERVER)
+    try:
+        with socket.create_connection(("::1", port), timeout=10) as c:
+            assert c.recv(100) == b"served from inside"
+    finally:
+        finish(p)
+    assert p.returncode == 0
+    assert not listening(port, "::1")
+
+
 def test_port_in_use_is_an_error_before_the_command(sandbox, tmp_path):
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
