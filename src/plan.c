@@ -43,6 +43,7 @@ void plan_free(struct plan *p)
 	free(p->pass_fds);
 	free(p->hostname);
 	free(p->chdir);
+	free(p->app);
 	free(p->rlimits);
 	free(p->report);
 	free(p->cgroup_parent);
