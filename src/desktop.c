@@ -126,6 +126,32 @@ static void audio(struct plan *p, bool *made)
 	}
 }
 
+/* --dbus-talk: the proxy's socket, made by the monitor (src/dbus.c), bound at
+ * $XDG_RUNTIME_DIR/bus; the session bus itself is never in the sandbox. */
+static void dbus(struct plan *p, bool *made)
+{
+	const char *rt = env("XDG_RUNTIME_DIR"), *bus = env("DBUS_SESSION_BUS_ADDRESS");
+	_cleanup_free_ char *src = NULL, *dst = NULL, *addr = NULL;
+
+	if (!p->n_dbus_talk)
+		return;
+	if (!rt || !bus) {
+		hutch_say(p->verbose, "D-Bus: no session bus (DBUS_SESSION_BUS_ADDRESS and "
+				      "XDG_RUNTIME_DIR); none inside either");
+		return;
+	}
+	runtime_dir(p, rt, made);
+	free(p->dbus_upstream);
+	free(p->dbus_dir);
+	p->dbus_upstream = xstrdup(bus);
+	p->dbus_dir = xasprintf("%s/hutch/dbus-%d", rt, (int)getpid());
+	src = xasprintf("%s/bus", p->dbus_dir);
+	dst = xasprintf("%s/bus", rt);
+	addr = xasprintf("unix:path=%s", dst);
+	plan_add_mount(p, MOUNT_BIND, src, dst, 0);
+	set_env_default(p, "DBUS_SESSION_BUS_ADDRESS", addr);
+}
+
 int desktop_apply(struct plan *p, struct herr *e)
 {
 	const char *wl = env("WAYLAND_DISPLAY"), *d = env("DISPLAY");
@@ -145,5 +171,6 @@ int desktop_apply(struct plan *p, struct herr *e)
 	}
 	if (p->audio)
 		audio(p, &made);
+	dbus(p, &made);
 	return 0;
 }

@@ -172,6 +172,19 @@ static int set_audio(struct plan *p, const char *opt, const char *arg, struct he
 	return 0;
 }
 
+static int set_dbus_talk(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	/* a bus name, or a prefix with .* as xdg-dbus-proxy takes them */
+	if (!arg[0] || strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				   "0123456789_-.*") != strlen(arg) ||
+	    !strchr(arg, '.'))
+		return herr_set(e, 0, "--%s '%s': expected a bus name such as "
+				      "org.freedesktop.Notifications or org.freedesktop.portal.*",
+				opt, arg);
+	plan_add_str(&p->dbus_talk, &p->n_dbus_talk, arg);
+	return 0;
+}
+
 static int set_bind_create(struct plan *p, const char *opt, const char *arg, struct herr *e)
 {
 	if (add_bind(p, MOUNT_BIND, opt, arg, e) < 0)
@@ -446,6 +459,8 @@ static const struct option_def run_options[] = {
 	{"display", 0, NULL, "give the Wayland socket, or else the X11 one of $DISPLAY",
 	 set_display, 0},
 	{"audio", 0, NULL, "give the PipeWire and PulseAudio sockets that exist", set_audio, 0},
+	{"dbus-talk", 0, "NAME", "session bus through xdg-dbus-proxy, talking to NAME only (repeatable)",
+	 set_dbus_talk, 0},
 
 	{"help", 'h', NULL, "show this help", NULL, OPT_CLI_ONLY},
 };

@@ -132,6 +132,10 @@ struct plan {
 	char *app;    /* $APP in policies: the command's basename; NULL when there is none */
 	bool display; /* --display: the Wayland or X11 socket (desktop_apply() resolves it) */
 	bool audio;   /* --audio: the PipeWire and PulseAudio sockets, those that exist */
+	char **dbus_talk;    /* --dbus-talk NAME: the names the proxy lets the sandbox talk to */
+	size_t n_dbus_talk;
+	char *dbus_upstream; /* set by desktop_apply(): the session bus the proxy serves */
+	char *dbus_dir;	     /* ...and the host directory of its socket; NULL: no proxy */
 };
 
 void plan_init(struct plan *p);

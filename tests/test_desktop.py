@@ -167,3 +167,93 @@ def test_app_variable_is_the_command_name(run, sandbox, tmp_path):
     assert "setenv APP_IS=$APP" in ok(run("policy", "show", str(pol))).stdout
     r = run("run", "--policy", str(pol), "--", "..")
     assert r.returncode == 125 and "$APP" in r.stderr, r.stderr
+
+
+@pytest.fixture
+def session_bus(tmp_path):
+    """A dbus-daemon of our own, with org.example.Echo and org.freedesktop.Notifications on it
+    (dbus-test-tool echo: an empty reply to any call)."""
+    for tool in ("dbus-daemon", "dbus-send", "dbus-test-tool", "xdg-dbus-proxy"):
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} is not installed (tests/install-deps installs dbus, "
+                        "dbus-tests and xdg-dbus-proxy)")
+    rt = tmp_path / "run"
+    rt.mkdir(mode=0o700)
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(XDG_RUNTIME_DIR=str(rt), DBUS_SESSION_BUS_ADDRESS=f"unix:path={rt}/hostbus")
+    procs = [subprocess.Popen(["dbus-daemon", "--session", "--nofork",
+                               f"--address={env['DBUS_SESSION_BUS_ADDRESS']}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + WAIT
+        while not (rt / "hostbus").exists():
+            if time.monotonic() > deadline:
+                pytest.skip("dbus-daemon did not start")
+            time.sleep(0.05)
+        for name in ("org.example.Echo", "org.freedesktop.Notifications"):
+            procs.append(subprocess.Popen(["dbus-test-tool", "echo", "--session",
+                                           f"--name={name}"], env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            call = ["dbus-send", "--session", "--print-reply", f"--dest={name}", "/",
+                    "org.example.Echo.Ping"]
+            while subprocess.run(call, env=env, capture_output=True).returncode != 0:
+                if time.monotonic() > deadline:
+                    pytest.skip("dbus-test-tool echo did not start")
+                time.sleep(0.05)
+        yield env
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            p.wait(timeout=WAIT)
+
+
+PING = ("dbus-send --session --print-reply --dest=org.example.Echo / org.example.Echo.Ping "
+        ">/dev/null && echo REACHED")
+
+
+def test_dbus_talk_reaches_only_the_names_allowed(sh, session_bus):
+    rt = session_bus["XDG_RUNTIME_DIR"]
+    r = ok(sh(f'echo "$DBUS_SESSION_BUS_ADDRESS"; test -e {rt}/hostbus && echo HOSTBUS; {PING}',
+              "--dbus-talk", "org.example.Echo", env=session_bus))
+    assert r.stdout == f"unix:path={rt}/bus\nREACHED\n", (r.stdout, r.stderr)
+    r = sh(PING, "--dbus-talk", "org.example.Other", env=session_bus)
+    assert "REACHED" not in r.stdout and r.returncode != 0, (r.stdout, r.stderr)
+    # nothing left on the host: the socket was unlinked once the sandbox held it
+    assert sorted(os.listdir(rt)) == ["hostbus"], os.listdir(rt)
+
+
+def test_dbus_proxy_dies_with_a_killed_launcher_and_leaves_nothing(session_bus):
+    rt = session_bus["XDG_RUNTIME_DIR"]
+    launcher = subprocess.Popen(
+        [run_hutch.__globals__["HUTCH"], "run", "--dbus-talk", "org.example.Echo", "--", "sh",
+         "-c", f"{PING}; sleep 60"], env=session_bus, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert launcher.stdout.readline() == "REACHED\n"
+        proxies = [pid for pid in os.listdir("/proc") if pid.isdigit() and
+                   os.path.exists(f"/proc/{pid}/cmdline") and
+                   rt.encode() in open(f"/proc/{pid}/cmdline", "rb").read() and
+                   b"xdg-dbus-proxy" in open(f"/proc/{pid}/cmdline", "rb").read()]
+        assert len(proxies) == 1, proxies
+        assert sorted(os.listdir(rt)) == ["hostbus"], os.listdir(rt)
+    finally:
+        launcher.kill()
+        launcher.wait(timeout=WAIT)
+    deadline = time.monotonic() + WAIT
+    while os.path.exists(f"/proc/{proxies[0]}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{proxies[0]}"), "xdg-dbus-proxy outlived the launcher"
+    assert sorted(os.listdir(rt)) == ["hostbus"], os.listdir(rt)
+
+
+def test_dbus_talk_needs_a_bus_name(sandbox):
+    r = sandbox("true", opts=["--dbus-talk", "not a name"])
+    assert r.returncode == 125 and "expected a bus name" in r.stderr, r.stderr
+
+
+def test_desktop_bus_reaches_notifications_only(sh, session_bus, desktop_env):
+    env = dict(desktop_env, XDG_RUNTIME_DIR=session_bus["XDG_RUNTIME_DIR"],
+               DBUS_SESSION_BUS_ADDRESS=session_bus["DBUS_SESSION_BUS_ADDRESS"])
+    notify = PING.replace("org.example.Echo /", "org.freedesktop.Notifications /")
+    r = ok(sh(f"{notify}; {PING} || echo REFUSED", "--policy", "desktop", env=env))
+    assert r.stdout == "REACHED\nREFUSED\n", (r.stdout, r.stderr)
