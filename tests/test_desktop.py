@@ -257,3 +257,32 @@ def test_desktop_bus_reaches_notifications_only(sh, session_bus, desktop_env):
     notify = PING.replace("org.example.Echo /", "org.freedesktop.Notifications /")
     r = ok(sh(f"{notify}; {PING} || echo REFUSED", "--policy", "desktop", env=env))
     assert r.stdout == "REACHED\nREFUSED\n", (r.stdout, r.stderr)
+
+
+def test_display_prefers_wayland_and_binds_its_socket(sh, tmp_path, xvfb):
+    import socket
+    rt = tmp_path / "run"
+    rt.mkdir(mode=0o700)
+    (rt / "private").write_text("host\n")  # the rest of the runtime directory stays out
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(rt / "wayland-7"))
+    server.listen(1)
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(rt), WAYLAND_DISPLAY="wayland-7", DISPLAY=xvfb)
+    script = ('echo "${DISPLAY-no X11}"; ls "$XDG_RUNTIME_DIR"; python3 -c "import os, socket; '
+              "socket.socket(socket.AF_UNIX).connect(os.environ['XDG_RUNTIME_DIR'] + '/' + "
+              "os.environ['WAYLAND_DISPLAY']); print('CONNECTED')\"")
+    try:
+        r = ok(sh(script, "--display", env=env))
+    finally:
+        server.close()
+    assert r.stdout == "no X11\nwayland-7\nCONNECTED\n", (r.stdout, r.stderr)
+
+
+def test_display_binds_the_x_authority_file(sh, tmp_path, xvfb):
+    cookie = tmp_path / "cookie"
+    cookie.write_text("magic\n")
+    env = {k: v for k, v in os.environ.items() if k != "WAYLAND_DISPLAY"}
+    env.update(DISPLAY=xvfb, XAUTHORITY=str(cookie))
+    r = ok(sh('echo "$XAUTHORITY"; cat "$XAUTHORITY"; echo x > "$XAUTHORITY" || echo RO',
+              "--display", env=env))
+    assert r.stdout == "/tmp/.Xauthority\nmagic\nRO\n", (r.stdout, r.stderr)
