@@ -286,3 +286,22 @@ def test_display_binds_the_x_authority_file(sh, tmp_path, xvfb):
     r = ok(sh('echo "$XAUTHORITY"; cat "$XAUTHORITY"; echo x > "$XAUTHORITY" || echo RO',
               "--display", env=env))
     assert r.stdout == "/tmp/.Xauthority\nmagic\nRO\n", (r.stdout, r.stderr)
+
+
+def test_audio_binds_the_sound_sockets_that_exist(sh, tmp_path):
+    import socket
+    rt = tmp_path / "run"
+    (rt / "pulse").mkdir(parents=True, mode=0o700)
+    (rt / "keyring").write_text("secret\n")
+    server = socket.socket(socket.AF_UNIX)  # PulseAudio's socket only: no PipeWire here
+    server.bind(str(rt / "pulse" / "native"))
+    server.listen(1)
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(rt))
+    script = ('ls -A "$XDG_RUNTIME_DIR"; python3 -c "import os, socket; '
+              "socket.socket(socket.AF_UNIX).connect(os.environ['XDG_RUNTIME_DIR'] + "
+              "'/pulse/native'); print('CONNECTED')\"")
+    try:
+        r = ok(sh(script, "--audio", env=env))
+    finally:
+        server.close()
+    assert r.stdout == "pulse\nCONNECTED\n", (r.stdout, r.stderr)
