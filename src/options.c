@@ -175,11 +175,13 @@ static int set_audio(struct plan *p, const char *opt, const char *arg, struct he
 static int set_dbus_talk(struct plan *p, const char *opt, const char *arg, struct herr *e)
 {
 	/* a bus name, or a prefix with .* as xdg-dbus-proxy takes them */
-	if (!arg[0] || strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				   "0123456789_-.*") != strlen(arg) ||
-	    !strchr(arg, '.'))
-		return herr_set(e, 0, "--%s '%s': expected a bus name such as "
-				      "org.freedesktop.Notifications or org.freedesktop.portal.*",
+	static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				      "0123456789_-.*";
+
+	if (!arg[0] || strspn(arg, allowed) != strlen(arg) || !strchr(arg, '.'))
+		return herr_set(e, 0,
+				"--%s '%s': expected a bus name such as "
+				"org.freedesktop.Notifications or org.freedesktop.portal.*",
 				opt, arg);
 	plan_add_str(&p->dbus_talk, &p->n_dbus_talk, arg);
 	return 0;

@@ -369,10 +369,11 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 	const struct plan *p = sb->plan;
 	char *cwd;
 
-	if (dbus_proxy_start(p, &sb->dbus, e) < 0 || /* before joining the keeper: the bus checks our uid */
-	    mounts_create_sources(p, e) < 0 || cgroup_setup(p, &sb->cg, e) < 0 ||
-	    prepare_network(sb, e) < 0 || user_prepare(p, &sb->ids, e) < 0 ||
-	    check_pass_fds(p, e) < 0 || channel_pair(sb->sock, e) < 0)
+	/* The D-Bus proxy first, before we join the keeper: the bus checks our uid. */
+	if (dbus_proxy_start(p, &sb->dbus, e) < 0 || mounts_create_sources(p, e) < 0 ||
+	    cgroup_setup(p, &sb->cg, e) < 0 || prepare_network(sb, e) < 0 ||
+	    user_prepare(p, &sb->ids, e) < 0 || check_pass_fds(p, e) < 0 ||
+	    channel_pair(sb->sock, e) < 0)
 		return -1;
 	sb->envp = env_build(p, &sb->ids);
 	terminal_probe(&sb->tty);
