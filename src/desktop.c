@@ -69,12 +69,46 @@ static int wayland(struct plan *p, const char *wl, bool *made, struct herr *e)
 	return 0;
 }
 
+/* Is @/tmp/.X11-unix/XN, X11's abstract socket for display N, in our network namespace? */
+static bool abstract_display(unsigned n)
+{
+	_cleanup_free_ char *line = NULL;
+	char name[48];
+	size_t cap = 0, len;
+	FILE *f = fopen("/proc/net/unix", "re");
+	bool found = false;
+
+	len = (size_t)snprintf(name, sizeof(name), " @/tmp/.X11-unix/X%u", n);
+	while (f && !found && getline(&line, &cap, f) > 0) {
+		size_t l = strcspn(line, "\n");
+		found = l >= len && memcmp(line + l - len, name, len) == 0;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* With --share-net the host's abstract sockets are in sight but Landlock refuses them (EPERM),
+ * and libxcb gives up on that error instead of trying the socket file. Inside, the display
+ * gets a number whose abstract name does not exist, so libxcb's first try fails with
+ * ECONNREFUSED and it goes on to the bound file. */
+static unsigned inside_display(const struct plan *p, unsigned n)
+{
+	if (!p->share_net)
+		return n;
+	for (unsigned m = 100; m < 1000; m++)
+		if (!abstract_display(m))
+			return m;
+	return n;
+}
+
 /* Only a local display: the sandbox has its own network namespace, so neither TCP displays
  * nor X11's abstract socket (@/tmp/.X11-unix/XN) are reachable; the path socket is bound. */
 static int x11(struct plan *p, const char *d, struct herr *e)
 {
 	const char *colon = strrchr(d, ':'), *n, *xa = env("XAUTHORITY"), *home = env("HOME");
-	char sock[64], disp[32];
+	char sock[64], disp[32], inside[64];
+	unsigned num, num_in;
 	_cleanup_free_ char *home_xa = NULL;
 	struct stat st;
 	size_t len;
@@ -88,13 +122,16 @@ static int x11(struct plan *p, const char *d, struct herr *e)
 	len = strspn(n, "0123456789");
 	if (len == 0 || len > 8 || (n[len] && n[len] != '.'))
 		return herr_set(e, 0, "--display: DISPLAY '%s' is not a display number", d);
-	snprintf(sock, sizeof(sock), "/tmp/.X11-unix/X%.*s", (int)len, n);
-	snprintf(disp, sizeof(disp), ":%s", n);
+	num = (unsigned)strtoul(n, NULL, 10);
+	snprintf(sock, sizeof(sock), "/tmp/.X11-unix/X%u", num);
 	if (stat(sock, &st) < 0 || !S_ISSOCK(st.st_mode)) {
 		herr_set(e, 0, "--display: DISPLAY is '%s' but %s is not a socket", d, sock);
 		return herr_hint(e, "hutch reaches the X server only through its socket file");
 	}
-	bind_same(p, sock, false);
+	num_in = inside_display(p, num);
+	snprintf(inside, sizeof(inside), "/tmp/.X11-unix/X%u", num_in);
+	snprintf(disp, sizeof(disp), ":%u%s", num_in, n + len); /* keeps a .SCREEN */
+	plan_add_mount(p, MOUNT_BIND, sock, inside, 0);
 	set_env_default(p, "DISPLAY", disp);
 	/* X clients look for $HOME/.Xauthority, and the sandbox's home is not the caller's */
 	if (!xa && home)

@@ -305,3 +305,13 @@ def test_audio_binds_the_sound_sockets_that_exist(sh, tmp_path):
     finally:
         server.close()
     assert r.stdout == "pulse\nCONNECTED\n", (r.stdout, r.stderr)
+
+
+def test_display_works_with_the_hosts_network_too(sh, desktop_env):
+    """With --share-net the host's abstract X11 socket is in sight but Landlock refuses it, and
+    libxcb would stop there: the display gets a number inside whose abstract name is free."""
+    if not shutil.which("xdpyinfo"):
+        pytest.skip("xdpyinfo is not installed (x11-utils)")
+    for opts in (["--display"], ["--display", "--share-net"]):
+        r = ok(sh("xdpyinfo >/dev/null && echo OPENED", *opts, env=desktop_env))
+        assert r.stdout == "OPENED\n", (opts, r.stdout, r.stderr)
