@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "completion.h"
+#include "desktop.h"
 #include "dryrun.h"
 #include "errors.h"
 #include "image.h"
@@ -41,7 +42,7 @@ static int cmd_run(int argc, char **argv)
 		break;
 	}
 	p.argv = argv + cmd;
-	if (image_apply(&p, argc - cmd, argv + cmd, &e) < 0) {
+	if (image_apply(&p, argc - cmd, argv + cmd, &e) < 0 || desktop_apply(&p, &e) < 0) {
 		herr_report(&e);
 		plan_free(&p);
 		return EXIT_SETUP;

@@ -39,7 +39,10 @@ static const char *const usr_links[] = {"bin", "sbin", "lib", "lib32", "lib64", 
 
 static const char *kind_option(enum mount_kind k)
 {
-	return k == MOUNT_BIND ? "--bind" : k == MOUNT_RO_BIND ? "--ro-bind" : "--tmpfs";
+	return k == MOUNT_BIND	     ? "--bind"
+	       : k == MOUNT_RO_BIND  ? "--ro-bind"
+	       : k == MOUNT_DEV_BIND ? "--dev-bind"
+				     : "--tmpfs";
 }
 
 /* A detached copy of a host subtree; `attrs` (MOUNT_ATTR_*) are added recursively. */
@@ -335,10 +338,19 @@ static int open_sources(struct root *r, int *fds)
 			continue;
 		if (m->kind == MOUNT_RO_BIND)
 			attrs |= MOUNT_ATTR_RDONLY;
+		/* --dev-bind: nodes stay openable (the GPU's); the sandbox still cannot make any
+		 * (mknod needs CAP_MKNOD in the initial namespace) */
+		if (m->kind == MOUNT_DEV_BIND)
+			attrs &= ~(unsigned long long)MOUNT_ATTR_NODEV;
 		fds[i] = clone_tree(AT_FDCWD, m->src, true, attrs);
 		if (fds[i] < 0) {
 			int err = -fds[i];
 			fds[i] = -1;
+			if (m->optional && (err == ENOENT || err == ENOTDIR)) {
+				hutch_say(r->p->verbose, "skipped %s-try %s: it does not exist",
+					  kind_option(m->kind), m->src);
+				continue;
+			}
 			herr_set(r->e, err, "%s %s:%s", kind_option(m->kind), m->src, m->dst);
 			return herr_hint(r->e, err == ENOENT ? "check the source path"
 							      : "check that you may read the source");
@@ -354,6 +366,8 @@ static int user_mounts(struct root *r, const int *fds)
 		char size[32];
 		int err;
 
+		if (m->kind != MOUNT_TMPFS && fds[i] < 0)
+			continue; /* a -try source that is not there */
 		if (m->kind == MOUNT_TMPFS) {
 			snprintf(size, sizeof(size), "%llu", (unsigned long long)m->size);
 			err = tmpfs_at(r, m->dst, "0755", m->size ? size : NULL, 0);
@@ -543,8 +557,8 @@ void mounts_describe(const struct plan *p, const struct ids *ids, FILE *out)
 			fprintf(out, "  tmpfs      %s%s%llu\n", m->dst, m->size ? "  size " : "",
 				(unsigned long long)m->size);
 		else
-			fprintf(out, "  %-10s %s <- %s\n", m->kind == MOUNT_BIND ? "bind" : "ro-bind",
-				m->dst, m->src);
+			fprintf(out, "  %-10s %s <- %s%s\n", kind_option(m->kind) + 2, m->dst, m->src,
+				m->optional ? "  (if it exists)" : "");
 	}
 }
 

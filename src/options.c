@@ -129,6 +129,64 @@ static int set_ro_bind(struct plan *p, const char *opt, const char *arg, struct 
 	return add_bind(p, MOUNT_RO_BIND, opt, arg, e);
 }
 
+/* The -try variants (as bwrap's): a missing source is skipped, so one policy fits machines
+ * with and without a GPU, a Wayland socket or a sound server. */
+static int add_try(struct plan *p, enum mount_kind kind, const char *opt, const char *arg,
+		   struct herr *e)
+{
+	if (add_bind(p, kind, opt, arg, e) < 0)
+		return -1;
+	p->mounts[p->n_mounts - 1].optional = true;
+	return 0;
+}
+
+static int set_bind_try(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	return add_try(p, MOUNT_BIND, opt, arg, e);
+}
+
+static int set_ro_bind_try(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	return add_try(p, MOUNT_RO_BIND, opt, arg, e);
+}
+
+static int set_dev_bind(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	return add_bind(p, MOUNT_DEV_BIND, opt, arg, e);
+}
+
+static int set_dev_bind_try(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	return add_try(p, MOUNT_DEV_BIND, opt, arg, e);
+}
+
+static int set_display(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	p->display = true;
+	return 0;
+}
+
+static int set_audio(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	p->audio = true;
+	return 0;
+}
+
+static int set_dbus_talk(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	/* a bus name, or a prefix with .* as xdg-dbus-proxy takes them */
+	static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				      "0123456789_-.*";
+
+	if (!arg[0] || strspn(arg, allowed) != strlen(arg) || !strchr(arg, '.'))
+		return herr_set(e, 0,
+				"--%s '%s': expected a bus name such as "
+				"org.freedesktop.Notifications or org.freedesktop.portal.*",
+				opt, arg);
+	plan_add_str(&p->dbus_talk, &p->n_dbus_talk, arg);
+	return 0;
+}
+
 static int set_bind_create(struct plan *p, const char *opt, const char *arg, struct herr *e)
 {
 	if (add_bind(p, MOUNT_BIND, opt, arg, e) < 0)
@@ -392,6 +450,19 @@ static const struct option_def run_options[] = {
 	 set_policy, OPT_FIRST | OPT_CLI_ONLY},
 	{"dry-run", 0, NULL, "print the plan (namespaces, ids, mounts...) and run nothing",
 	 set_dry_run, OPT_CLI_ONLY},
+	{"bind-try", 0, "SRC[:DST]", "like --bind, skipped when SRC does not exist", set_bind_try,
+	 0},
+	{"ro-bind-try", 0, "SRC[:DST]", "like --ro-bind, skipped when SRC does not exist",
+	 set_ro_bind_try, 0},
+	{"dev-bind", 0, "SRC[:DST]", "bind SRC read-write with its device nodes usable (/dev/dri)",
+	 set_dev_bind, 0},
+	{"dev-bind-try", 0, "SRC[:DST]", "like --dev-bind, skipped when SRC does not exist",
+	 set_dev_bind_try, 0},
+	{"display", 0, NULL, "give the Wayland socket, or else the X11 one of $DISPLAY",
+	 set_display, 0},
+	{"audio", 0, NULL, "give the PipeWire and PulseAudio sockets that exist", set_audio, 0},
+	{"dbus-talk", 0, "NAME", "session bus through xdg-dbus-proxy, talking to NAME only (repeatable)",
+	 set_dbus_talk, 0},
 
 	{"help", 'h', NULL, "show this help", NULL, OPT_CLI_ONLY},
 };
@@ -482,6 +553,11 @@ int options_apply(struct plan *p, const struct option_def *o, const char *value,
 /* Which options a pass over the command line applies. */
 typedef bool (*pass_filter)(const struct option_def *o);
 
+static bool no_pass(const struct option_def *o)
+{
+	return false;
+}
+
 static bool first_pass(const struct option_def *o)
 {
 	return o->flags & OPT_FIRST;
@@ -550,6 +626,19 @@ enum parse_result options_parse_run(struct plan *p, int argc, char **argv, int *
 {
 	enum parse_result r;
 
+	/* Find the command first, for $APP in policies: a pass that applies nothing. */
+	r = walk(p, argc, argv, cmd_index, no_pass, e);
+	if (r != PARSE_OK)
+		return r;
+	if (*cmd_index < argc && argv[*cmd_index][0]) {
+		const char *slash = strrchr(argv[*cmd_index], '/');
+
+		const char *base = slash ? slash + 1 : argv[*cmd_index];
+
+		/* "." or ".." would make $HOME/.../homes/$APP a way out of the homes directory */
+		free(p->app);
+		p->app = strcmp(base, ".") && strcmp(base, "..") && base[0] ? xstrdup(base) : NULL;
+	}
 	/* Policies first, wherever they stand: options on the command line override them. */
 	r = walk(p, argc, argv, cmd_index, first_pass, e);
 	if (r != PARSE_OK)

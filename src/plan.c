@@ -43,6 +43,10 @@ void plan_free(struct plan *p)
 	free(p->pass_fds);
 	free(p->hostname);
 	free(p->chdir);
+	free(p->app);
+	plan_free_strv(p->dbus_talk, p->n_dbus_talk);
+	free(p->dbus_upstream);
+	free(p->dbus_dir);
 	free(p->rlimits);
 	free(p->report);
 	free(p->cgroup_parent);

@@ -12,6 +12,7 @@ enum mount_kind {
 	MOUNT_BIND,    /* --bind SRC[:DST] */
 	MOUNT_RO_BIND, /* --ro-bind SRC[:DST] */
 	MOUNT_TMPFS,   /* --tmpfs DST[:SIZE] */
+	MOUNT_DEV_BIND, /* --dev-bind SRC[:DST]: device nodes stay usable (no nodev) */
 };
 
 struct mount_req {
@@ -20,6 +21,7 @@ struct mount_req {
 	char *dst;     /* absolute path inside the sandbox */
 	uint64_t size; /* tmpfs size in bytes, 0 = the kernel's default */
 	bool create;   /* --bind-create: make SRC (a directory) on the host when missing */
+	bool optional; /* the -try variants: a missing SRC is skipped */
 };
 
 /* -p/--publish [ADDR:]HOSTPORT:PORT[/tcp|/udp] */
@@ -127,6 +129,13 @@ struct plan {
 
 	/* ---- policies (issue 6) ---- */
 	bool dry_run; /* print the plan, run nothing */
+	char *app;    /* $APP in policies: the command's basename; NULL when there is none */
+	bool display; /* --display: the Wayland or X11 socket (desktop_apply() resolves it) */
+	bool audio;   /* --audio: the PipeWire and PulseAudio sockets, those that exist */
+	char **dbus_talk;    /* --dbus-talk NAME: the names the proxy lets the sandbox talk to */
+	size_t n_dbus_talk;
+	char *dbus_upstream; /* set by desktop_apply(): the session bus the proxy serves */
+	char *dbus_dir;	     /* ...and the host directory of its socket; NULL: no proxy */
 };
 
 void plan_init(struct plan *p);

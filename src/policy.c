@@ -141,9 +141,17 @@ static int find_policy(const char *name, const char *base, struct source *src, s
 }
 
 /* The value of an allowed variable, or NULL with e set. */
-static const char *variable(const char *name, char *buf, size_t size, struct herr *e)
+static const char *variable(const struct plan *p, const char *name, char *buf, size_t size,
+			    struct herr *e)
 {
 	const char *v;
+
+	if (strcmp(name, "APP") == 0) {
+		/* the command's basename, to name per-app directories (desktop's private home) */
+		if (!p->app)
+			return herr_set(e, 0, "$APP: no command name to name the app by"), NULL;
+		return p->app;
+	}
 
 	if (strcmp(name, "UID") == 0 || strcmp(name, "GID") == 0) {
 		snprintf(buf, size, "%u", (unsigned)(name[0] == 'U' ? getuid() : getgid()));
@@ -164,7 +172,7 @@ static const char *variable(const char *name, char *buf, size_t size, struct her
 	}
 	if (strcmp(name, "HOME") && strcmp(name, "XDG_RUNTIME_DIR") && strcmp(name, "XDG_CACHE_HOME")) {
 		herr_set(e, 0, "unknown variable '$%s'", name);
-		herr_hint(e, "policies know $HOME $PWD $PROJECT $UID $GID $XDG_RUNTIME_DIR "
+		herr_hint(e, "policies know $HOME $PWD $PROJECT $APP $UID $GID $XDG_RUNTIME_DIR "
 			     "$XDG_CACHE_HOME");
 		return NULL;
 	}
@@ -175,7 +183,7 @@ static const char *variable(const char *name, char *buf, size_t size, struct her
 }
 
 /* $NAME and ${NAME} replaced; $$ is a literal $. */
-static char *expand(const char *in, struct herr *e)
+static char *expand(const struct plan *p, const char *in, struct herr *e)
 {
 	size_t cap = strlen(in) + 1, len = 0;
 	char *out = xmalloc(cap);
@@ -201,7 +209,7 @@ static char *expand(const char *in, struct herr *e)
 			memcpy(name, s, k);
 			name[k] = 0;
 			c = end + brace;
-			if (!(v = variable(name, buf, sizeof(buf), e))) {
+			if (!(v = variable(p, name, buf, sizeof(buf), e))) {
 				free(out);
 				return NULL;
 			}
@@ -259,7 +267,7 @@ static int setting(struct walk *w, const struct source *src, char *line, struct 
 		*value++ = 0;
 		value += strspn(value, " \t");
 	}
-	if (*value && !(expanded = expand(value, e)))
+	if (*value && !(expanded = expand(w->p, value, e)))
 		return -1;
 	if (strcmp(line, "include") == 0) {
 		if (!expanded)
@@ -342,8 +350,10 @@ int policy_show(const char *name, FILE *out, struct herr *e)
 	struct walk w = {.p = &scratch, .show = out};
 	int r;
 
-	/* Applied to a scratch plan as well, so a bad value is an error here too. */
+	/* Applied to a scratch plan as well, so a bad value is an error here too. There is no
+	 * command: $APP stays as it is written. */
 	plan_init(&scratch);
+	scratch.app = xstrdup("$APP");
 	r = run_policy(&w, name, e);
 	plan_free(&scratch);
 	return r;

@@ -370,9 +370,11 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 	const struct plan *p = sb->plan;
 	char *cwd;
 
-	if (mounts_create_sources(p, e) < 0 || cgroup_setup(p, &sb->cg, e) < 0 ||
-	    prepare_network(sb, e) < 0 || user_prepare(p, &sb->ids, e) < 0 ||
-	    check_pass_fds(p, e) < 0 || channel_pair(sb->sock, e) < 0)
+	/* The D-Bus proxy first, before we join the keeper: the bus checks our uid. */
+	if (dbus_proxy_start(p, &sb->dbus, e) < 0 || mounts_create_sources(p, e) < 0 ||
+	    cgroup_setup(p, &sb->cg, e) < 0 || prepare_network(sb, e) < 0 ||
+	    user_prepare(p, &sb->ids, e) < 0 || check_pass_fds(p, e) < 0 ||
+	    channel_pair(sb->sock, e) < 0)
 		return -1;
 	sb->envp = env_build(p, &sb->ids);
 	terminal_probe(&sb->tty);
@@ -392,11 +394,15 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 		return herr_set(e, errno, "cannot reach the sandbox's init");
 	if (cgroup_attach(&sb->cg, sb->pid, sb->sock[0], e) < 0) /* v1, while the init mounts */
 		return -1;
-	return await_ready(sb, master, e);
+	if (await_ready(sb, master, e) < 0)
+		return -1;
+	dbus_proxy_hide(p, &sb->dbus); /* the sandbox's bind holds it now */
+	return 0;
 }
 
 static void sandbox_free(struct sandbox *sb)
 {
+	dbus_proxy_stop(sb->plan, &sb->dbus);
 	netstack_free(sb->net);
 	if (sb->tap >= 0)
 		tap_close(sb->tap);
@@ -446,6 +452,7 @@ int sandbox_run(const struct plan *p, struct herr *e)
 		.pid = -1,
 		.pidfd = -1,
 		.tap = -1,
+		.dbus = DBUS_PROXY_INIT,
 	};
 	int master = -1, status;
 	struct timespec t0;

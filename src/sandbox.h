@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include "cgroup.h"
+#include "dbus.h"
 #include "errors.h"
 #include "plan.h"
 #include "terminal.h"
@@ -23,6 +24,7 @@ struct sandbox {
 	bool timed_out;   /* --timeout fired */
 	int tap;		/* --net slirp: the monitor's /dev/net/tun fd (tap0 inside), or -1 */
 	struct netstack *net;	/* --net slirp: libslirp and the egress policy (src/slirp.h) */
+	struct dbus_proxy dbus; /* --dbus-talk: xdg-dbus-proxy (src/dbus.h) */
 };
 
 /* Build and run the sandbox. Returns the exit status for hutch (the command's, or 126/127), or

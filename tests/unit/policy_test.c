@@ -131,6 +131,29 @@ int main(void)
 	       "not a size", NULL);
 	expect(&r, "a bad value: relative destination", "bind /a:rel\n", "absolute", NULL, NULL);
 
+	expect(&r, "$APP without a command", "setenv A=$APP\n", "$APP: no command", NULL, NULL);
+	{
+		struct herr e = {0};
+		char *path = write_policy("case.policy", "bind-create $HOME/homes/$APP:$HOME\n");
+
+		plan_init(&p);
+		p.app = strdup("xlogo");
+		check(&r, "$APP is the plan's command name",
+		      policy_apply(&p, path, &e) == 0 && p.n_mounts == 1 &&
+			      strcmp(p.mounts[0].src, "/home/tester/homes/xlogo") == 0,
+		      e.msg);
+		plan_free(&p);
+	}
+	expect(&r, "-try binds are optional, plain binds are not",
+	       "ro-bind-try /a\nbind /b\ndev-bind-try /dev/dri\n", NULL, NULL, &p);
+	check(&r, "  ...optional flags",
+	      p.n_mounts == 3 && p.mounts[0].optional && !p.mounts[1].optional &&
+		      p.mounts[2].optional && p.mounts[2].kind == MOUNT_DEV_BIND,
+	      "");
+	plan_free(&p);
+	expect(&r, "dbus-talk takes a bus name", "dbus-talk not a name\n", "case.policy:1:",
+	       "expected a bus name", NULL);
+
 	{
 		struct herr e = {0};
 		plan_init(&p);
