@@ -11,6 +11,7 @@
 #include "image.h"
 #include "init.h"
 #include "landlock.h"
+#include "oci.h"
 #include "seccomp.h"
 #include "terminal.h"
 
@@ -33,7 +34,8 @@ static int enter_workdir(const struct sandbox *sb, struct herr *e)
 	if (sb->plan->chdir) {
 		if (chdir(sb->plan->chdir) < 0) {
 			herr_set(e, errno, "--chdir %s", sb->plan->chdir);
-			return herr_hint(e, "the directory must exist inside the sandbox (bind it)");
+			return herr_hint(e,
+					 "the directory must exist inside the sandbox (bind it)");
 		}
 		return 0;
 	}
@@ -74,13 +76,20 @@ void command_exec(const struct sandbox *sb, int master, int gate)
 	 * capability, not dumpable, filtered): wait for its word. The two lock down in parallel. */
 	if (read(gate, &(char){0}, 1) != 1)
 		_exit(EXIT_SETUP); /* the init died */
+	/* OCI create: built and locked down, the command waits for `start` (issue 8) */
+	if (oci_await_start(sb->plan, &e) < 0) {
+		herr_report(&e);
+		_exit(EXIT_SETUP);
+	}
 	/* execvp searches the PATH of `environ`, so it must be the sandbox's environment. */
 	environ = sb->envp;
 	execvp(cmd, sb->plan->argv);
 	if (errno == ENOENT || errno == ENOTDIR) {
 		herr_set(&e, 0, "%s: %s", cmd,
-			 strchr(cmd, '/') ? "no such file inside the sandbox" : "command not found");
-		herr_hint(&e, "the sandbox shows the host's /usr and /etc; bind what else it needs");
+			 strchr(cmd, '/') ? "no such file inside the sandbox"
+					  : "command not found");
+		herr_hint(&e,
+			  "the sandbox shows the host's /usr and /etc; bind what else it needs");
 		herr_report(&e);
 		_exit(EXIT_NOT_FOUND);
 	}

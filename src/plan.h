@@ -127,6 +127,13 @@ struct plan {
 
 	/* ---- policies (issue 6) ---- */
 	bool dry_run; /* print the plan, run nothing */
+
+	/* ---- OCI runtime mode (issue 8) ---- */
+	/* `create`: the command blocks reading oci_start_fd (a FIFO) until `start` writes to it;
+	 * the monitor writes the init's pid to oci_created_fd once the sandbox is built. 0: none
+	 * (these are never stdin). */
+	int oci_start_fd;
+	int oci_created_fd;
 };
 
 void plan_init(struct plan *p);

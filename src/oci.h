@@ -1,0 +1,48 @@
+/* OCI runtime mode: the runtime-spec command line (create, start, state, kill, delete...) that
+ * podman, containerd and CRI-O drive. config.json fills the same struct plan that `hutch run`'s
+ * options fill: one engine, two front ends. */
+#pragma once
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "errors.h"
+#include "plan.h"
+
+/* Is argv[1] an OCI command or one of the global options engines put before it? */
+bool oci_is_command(const char *arg);
+/* `hutch [GLOBAL OPTIONS] COMMAND ...`: argv[0] is the program. */
+int oci_main(int argc, char **argv);
+
+/* Read BUNDLE/config.json into p (rootfs, process, mounts, limits...). Warnings go to `warn`.
+ * *annotations gets the config's annotations (a new reference, or NULL). */
+int oci_config_load(const char *bundle, struct plan *p, FILE *warn, json_object **annotations,
+		    struct herr *e);
+
+/* The state of one container, kept as STATEDIR/ID/state.json. */
+struct oci_state {
+	char *id;
+	char *bundle;
+	pid_t pid;     /* the container's init, as the host sees it */
+	pid_t monitor; /* hutch's monitor, its parent */
+	unsigned long long
+	    start_time; /* the init's start time (/proc/PID/stat), against pid reuse */
+	bool started;
+	char *created; /* RFC 3339 */
+	json_object *annotations;
+};
+
+int oci_state_write(const char *dir, const struct oci_state *s, struct herr *e);
+int oci_state_read(const char *dir, const char *id, struct oci_state *s, struct herr *e);
+void oci_state_free(struct oci_state *s);
+/* "created", "running" or "stopped", from whether the init still lives. */
+const char *oci_state_status(const struct oci_state *s);
+/* The runtime-spec state object, for `state` and `list`. */
+json_object *oci_state_json(const struct oci_state *s);
+unsigned long long oci_proc_start_time(pid_t pid);
+
+/* Called by sandbox_run once the sandbox is built: tells `create` the init's pid. */
+void oci_sandbox_created(const struct plan *p, pid_t init);
+/* The command's last step before execve: wait for `start`. */
+int oci_await_start(const struct plan *p, struct herr *e);
