@@ -1,0 +1,244 @@
+"""OCI runtime mode (issue 8): the runtime-spec command line that podman,
+containerd and CRI-O drive, on bundles the tests write: a busybox-static root
+and a config.json. Real kernel, real processes; the state lives under a
+per-test --root."""
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import HUTCH, TIMEOUT
+
+BUSYBOX = shutil.which("busybox") or "/bin/busybox"
+
+
+def spec(args, **over):
+    cfg = {
+        "ociVersion": "1.0.2",
+        "process": {"terminal": False, "user": {"uid": 0, "gid": 0},
+                    "args": args, "cwd": "/",
+                    "env": ["PATH=/bin", "OCI_TEST=yes"]},
+        "root": {"path": "rootfs"},
+        "hostname": "ocitest",
+        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+        "linux": {"namespaces": [{"type": t} for t in
+                                 ("pid", "network", "ipc", "uts", "mount",
+                                  "user", "cgroup")]},
+        "annotations": {"org.example": "kept"},
+    }
+    cfg.update(over)
+    return cfg
+
+
+@pytest.fixture
+def bundle(tmp_path, userns):
+    if not os.access(BUSYBOX, os.X_OK):
+        pytest.skip("busybox-static is not installed")
+    b = tmp_path / "bundle"
+    (b / "rootfs" / "bin").mkdir(parents=True)
+    shutil.copy(BUSYBOX, b / "rootfs" / "bin" / "busybox")
+    for name in ("sh", "sleep", "true", "echo", "cat", "id", "hostname"):
+        (b / "rootfs" / "bin" / name).symlink_to("busybox")
+
+    def write(cfg):
+        (b / "config.json").write_text(json.dumps(cfg))
+        return b
+    write.path = b
+    return write
+
+
+@pytest.fixture
+def oci(tmp_path, hutch_bin):
+    root = tmp_path / "state"
+    calls = []
+
+    def call(*args, check=None):
+        # create leaves a monitor holding stdout/stderr: never a pipe here;
+        # each call its own file, so the container's output stays readable
+        out = tmp_path / f"out{len(calls)}"
+        calls.append(out)
+        if "create" in args:
+            call.out = out
+        with open(out, "w") as f, open(tmp_path / "err", "w+") as err:
+            r = subprocess.run([HUTCH, "--root", str(root), *args],
+                               stdin=subprocess.DEVNULL, stdout=f, stderr=err,
+                               timeout=TIMEOUT)
+            err.seek(0)
+            r.stderr = err.read()
+        r.stdout = out.read_text()
+        if check is not None:
+            assert r.returncode == check, r.stderr
+        return r
+    call.root = root
+    yield call
+    # never leave a container behind, whatever the test did
+    if root.exists():
+        for d in root.iterdir():
+            subprocess.run([HUTCH, "--root", str(root), "delete", "--force",
+                            d.name], capture_output=True, timeout=TIMEOUT)
+
+
+def status(oci, cid):
+    return json.loads(oci("state", cid, check=0).stdout)
+
+
+def wait_status(oci, cid, want):
+    for _ in range(200):
+        s = status(oci, cid)
+        if s["status"] == want:
+            return s
+        time.sleep(0.02)
+    raise AssertionError(f"{cid} never became {want}: {s}")
+
+
+def test_lifecycle(oci, bundle, tmp_path):
+    b = bundle(spec(["sh", "-c", "echo started $(hostname) $OCI_TEST; "
+                     "exec sleep 30"]))
+    pidfile = tmp_path / "pid"
+    oci("create", "--bundle", str(b), "--pid-file", str(pidfile), "c1",
+        check=0)
+    s = status(oci, "c1")
+    assert s["status"] == "created"
+    assert s["id"] == "c1" and s["bundle"] == str(b)
+    assert s["annotations"] == {"org.example": "kept"}
+    assert s["created"].endswith("Z") and "T" in s["created"]
+    # the pid file names the container's init, which is alive and waiting
+    assert int(pidfile.read_text()) == s["pid"]
+    assert Path(f"/proc/{s['pid']}").exists()
+    assert "started" not in oci.out.read_text()  # not before start
+
+    oci("start", "c1", check=0)
+    assert wait_status(oci, "c1", "running")["pid"] == s["pid"]
+    for _ in range(100):
+        if "started" in oci.out.read_text():
+            break
+        time.sleep(0.02)
+    assert "started ocitest yes" in oci.out.read_text()
+    # a running container is not deleted without --force
+    assert oci("delete", "c1").returncode != 0
+    assert oci("start", "c1").returncode != 0  # not twice
+
+    oci("kill", "c1", "KILL", check=0)
+    assert wait_status(oci, "c1", "stopped")["pid"] == 0
+    oci("delete", "c1", check=0)
+    assert oci("state", "c1").returncode != 0
+    assert not (oci.root / "c1").exists()
+
+
+def test_kill_sigterm_in_created_state_and_delete(oci, bundle):
+    oci("create", "--bundle", str(bundle(spec(["sleep", "30"]))), "c2",
+        check=0)
+    pid = status(oci, "c2")["pid"]
+    oci("kill", "c2", "15", check=0)
+    wait_status(oci, "c2", "stopped")
+    assert not Path(f"/proc/{pid}/stat").exists() or \
+        Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    oci("delete", "c2", check=0)
+
+
+def test_delete_created_container_kills_it(oci, bundle):
+    oci("create", "--bundle", str(bundle(spec(["sleep", "30"]))), "c3",
+        check=0)
+    pid = status(oci, "c3")["pid"]
+    oci("delete", "c3", check=0)
+    assert not (oci.root / "c3").exists()
+    assert not Path(f"/proc/{pid}").exists()
+
+
+def test_list(oci, bundle):
+    oci("create", "--bundle", str(bundle(spec(["sleep", "30"]))), "l1",
+        check=0)
+    r = oci("list", "--format", "json", check=0)
+    assert [c["id"] for c in json.loads(r.stdout)] == ["l1"]
+    assert json.loads(r.stdout)[0]["status"] == "created"
+
+
+def test_duplicate_id_refused(oci, bundle):
+    b = bundle(spec(["sleep", "30"]))
+    oci("create", "--bundle", str(b), "dup", check=0)
+    pid = status(oci, "dup")["pid"]
+    r = oci("create", "--bundle", str(b), "dup")
+    assert r.returncode != 0 and "exists" in r.stderr
+    assert status(oci, "dup")["pid"] == pid  # the first one is untouched
+
+
+@pytest.mark.parametrize("cid", ["a/b", "..", ".", ""])
+def test_bad_ids_refused(oci, bundle, cid):
+    r = oci("create", "--bundle", str(bundle(spec(["true"]))), cid)
+    assert r.returncode != 0 and "invalid container id" in r.stderr
+    assert not oci.root.exists() or list(oci.root.iterdir()) == []
+
+
+def bad_config_case(name, b):
+    if name == "malformed":
+        (b.path / "config.json").write_text('{"process": ')
+        return "not valid JSON"
+    if name == "no-rootfs":
+        shutil.rmtree(b.path / "rootfs")
+        b(spec(["true"]))
+        return "No such file or directory"
+    if name == "namespace":
+        cfg = spec(["true"])
+        cfg["linux"]["namespaces"].append({"type": "bogus"})
+        b(cfg)
+        return "unknown namespace type 'bogus'"
+    if name == "join":
+        cfg = spec(["true"])
+        cfg["linux"]["namespaces"][0]["path"] = "/proc/1/ns/pid"
+        b(cfg)
+        return "joining the pid namespace"
+    if name == "no-args":
+        b(spec([]))
+        return "process.args"
+
+
+@pytest.mark.parametrize("case", ["malformed", "no-rootfs", "namespace",
+                                  "join", "no-args"])
+def test_bad_config_leaves_nothing(oci, bundle, case):
+    bundle(spec(["true"]))
+    want = bad_config_case(case, bundle)
+    r = oci("create", "--bundle", str(bundle.path), "bad")
+    assert r.returncode != 0
+    assert want in r.stderr
+    assert [l for l in r.stderr.splitlines() if "warning" not in l]
+    assert not (oci.root / "bad").exists()
+
+
+def test_log_file_gets_errors_as_json(oci, bundle, tmp_path):
+    log = tmp_path / "log.json"
+    r = subprocess.run([HUTCH, "--root", str(oci.root), "--log", str(log),
+                        "--log-format", "json", "--systemd-cgroup", "state",
+                        "nosuch"], capture_output=True, text=True,
+                       timeout=TIMEOUT)
+    assert r.returncode != 0
+    entry = json.loads(log.read_text().splitlines()[-1])
+    assert entry["level"] == "error" and "does not exist" in entry["msg"]
+
+
+def test_limits_reach_the_plan(oci, bundle):
+    """resources go through the same setters as hutch run's --memory/--pids:
+    a nonsense value is refused with hutch run's own wording."""
+    cfg = spec(["true"])
+    cfg["linux"]["resources"] = {"pids": {"limit": 1}}
+    r = oci("create", "--bundle", str(bundle(cfg)), "lim")
+    assert r.returncode != 0 and "--pids" in r.stderr
+    assert not (oci.root / "lim").exists()
+
+
+def test_spec_and_features(tmp_path, hutch_bin):
+    r = subprocess.run([HUTCH, "spec", "--bundle", str(tmp_path)],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert cfg["root"]["path"] == "rootfs" and cfg["process"]["args"]
+    r = subprocess.run([HUTCH, "spec", "--bundle", str(tmp_path)],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode != 0  # never overwrites
+    r = subprocess.run([HUTCH, "features"], capture_output=True, text=True,
+                       timeout=TIMEOUT)
+    assert json.loads(r.stdout)["ociVersionMax"] == "1.0.2"
