@@ -327,7 +327,10 @@ static int create_in(const struct oci *o, const struct create_args *a, const cha
 	s.created = now_rfc3339();
 	r = oci_state_write(dir, &s, e);
 	if (r == 0 && a->pid_file)
-		r = write_pid_file(a->pid_file, s.pid, e);
+		/* The monitor, not the init: an engine's subreaper (conmon) waits for the pid it
+		 * reads here, and only the monitor is its child and exits with the container's
+		 * status (the init is the monitor's child). state's pid stays the init's. */
+		r = write_pid_file(a->pid_file, monitor, e);
 	if (r < 0)
 		kill(s.pid, SIGKILL);
 	free(s.created);
