@@ -312,7 +312,11 @@ static int load_namespaces(struct cfg *c, json_object *ns)
 		if (!type || !types[t])
 			return herr_set(c->e, 0, "config.json: unknown namespace type '%s'",
 					type ? type : "?");
-		if (path && path[0]) {
+		if (path && path[0] && strcmp(type, "network") == 0) {
+			/* rootless podman's slirp4netns network: a namespace it made and wired */
+			free(c->p->oci_netns);
+			c->p->oci_netns = xstrdup(path);
+		} else if (path && path[0]) {
 			herr_set(c->e, 0,
 				 "config.json: joining the %s namespace %s is not supported", type,
 				 path);

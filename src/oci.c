@@ -23,6 +23,7 @@
 #include "init.h"
 #include "oci.h"
 #include "sandbox.h"
+#include "user.h"
 #include "util.h"
 
 struct oci {
@@ -152,6 +153,21 @@ void oci_sandbox_created(const struct plan *p, pid_t init)
 		/* create is gone: nobody will start or delete us */
 	}
 	close(p->oci_created_fd);
+}
+
+int oci_join_netns(const struct plan *p, struct ids *ids, struct herr *e)
+{
+	int fd;
+
+	if (!p->oci_netns)
+		return 0;
+	fd = open(p->oci_netns, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return herr_set(e, errno, "network namespace %s", p->oci_netns);
+	if (ids->keeper_netns >= 0)
+		close(ids->keeper_netns);
+	ids->keeper_netns = fd;
+	return 0;
 }
 
 int oci_await_start(const struct plan *p, struct herr *e)

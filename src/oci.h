@@ -44,5 +44,9 @@ unsigned long long oci_proc_start_time(pid_t pid);
 
 /* Called by sandbox_run once the sandbox is built: tells `create` the init's pid. */
 void oci_sandbox_created(const struct plan *p, pid_t init);
+/* OCI: a network namespace given by path replaces the keeper's fresh one (src/sandbox.c clones
+ * the init into it). */
+struct ids;
+int oci_join_netns(const struct plan *p, struct ids *ids, struct herr *e);
 /* The command's last step before execve: wait for `start`. */
 int oci_await_start(const struct plan *p, struct herr *e);

@@ -134,6 +134,7 @@ struct plan {
 	 * (these are never stdin). */
 	int oci_start_fd;
 	int oci_created_fd;
+	char *oci_netns; /* linux.namespaces network path: join it (engines made it) */
 };
 
 void plan_init(struct plan *p);

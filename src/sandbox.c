@@ -224,6 +224,8 @@ static bool use_keeper_netns(const struct sandbox *sb)
 	const uint64_t net_caps = 1ULL << CAP_NET_ADMIN | 1ULL << CAP_NET_RAW |
 				  1ULL << CAP_NET_BIND_SERVICE | 1ULL << CAP_NET_BROADCAST;
 
+	if (sb->plan->oci_netns) /* the engine's, whatever the capabilities (issue 8) */
+		return true;
 	return !sb->plan->share_net && sb->ids.keeper_netns >= 0 && !(sb->plan->caps_keep & net_caps);
 }
 
@@ -372,6 +374,7 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 
 	if (mounts_create_sources(p, e) < 0 || cgroup_setup(p, &sb->cg, e) < 0 ||
 	    prepare_network(sb, e) < 0 || user_prepare(p, &sb->ids, e) < 0 ||
+	    oci_join_netns(p, &sb->ids, e) < 0 || /* OCI: the engine's netns (issue 8) */
 	    check_pass_fds(p, e) < 0 || channel_pair(sb->sock, e) < 0)
 		return -1;
 	sb->envp = env_build(p, &sb->ids);

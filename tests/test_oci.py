@@ -244,3 +244,69 @@ def test_spec_and_features(tmp_path, hutch_bin):
     r = subprocess.run([HUTCH, "features"], capture_output=True, text=True,
                        timeout=TIMEOUT)
     assert json.loads(r.stdout)["ociVersionMax"] == "1.0.2"
+
+
+# --------------------------------------------------------------------------
+# A real engine: rootless podman with hutch as its runtime
+
+
+@pytest.fixture
+def podman(tmp_path, hutch_bin, userns):
+    exe = shutil.which("podman")
+    if not exe:
+        pytest.skip("podman is not installed")
+    if not os.access(BUSYBOX, os.X_OK):
+        pytest.skip("busybox-static is not installed")
+    xdg = tmp_path / "xdg"
+    xdg.mkdir(mode=0o700)
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(xdg))
+    # storage of its own, so that nothing is shared with other runs
+    base = [exe, "--root", str(tmp_path / "storage"), "--runroot",
+            str(tmp_path / "runroot"), "--storage-driver", "vfs",
+            "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+            "--runtime", HUTCH]
+
+    def call(*args, timeout=60, **kw):
+        return subprocess.run([*base, *args], env=env, capture_output=True,
+                              text=True, timeout=timeout, **kw)
+    root = tmp_path / "img"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy(BUSYBOX, root / "bin" / "busybox")
+    for name in ("sh", "true", "echo", "id", "cat", "hostname", "sleep"):
+        (root / "bin" / name).symlink_to("busybox")
+    subprocess.run(["tar", "-C", str(root), "-cf", str(tmp_path / "bb.tar"),
+                    "."], check=True)
+    r = call("import", str(tmp_path / "bb.tar"), "localhost/hutch-oci-test")
+    if r.returncode != 0:
+        pytest.skip(f"podman cannot import an image here: {r.stderr.strip()}")
+    yield call
+    call("rmi", "-af")
+    call("unshare", "rm", "-rf", str(tmp_path / "storage"))
+    # rootless podman leaves a pause process per XDG_RUNTIME_DIR: ours
+    pause = xdg / "libpod" / "tmp" / "pause.pid"
+    if pause.exists():
+        try:
+            os.kill(int(pause.read_text()), 9)
+        except (ValueError, ProcessLookupError):
+            pass
+
+
+def test_podman_run_rm(podman):
+    r = podman("run", "--rm", "--network", "none", "localhost/hutch-oci-test",
+               "/bin/sh", "-c", "echo hi from hutch; id -u; exit 3")
+    assert r.returncode == 3, r.stderr
+    assert "hi from hutch" in r.stdout and "0" in r.stdout.split()
+    r = podman("run", "--rm", "--network", "none", "localhost/hutch-oci-test",
+               "/bin/true")
+    assert r.returncode == 0, r.stderr
+
+
+def test_podman_run_slirp4netns(podman):
+    """podman's default rootless network: a namespace it made, with
+    slirp4netns behind it; hutch joins it by path."""
+    if not shutil.which("slirp4netns"):
+        pytest.skip("slirp4netns is not installed")
+    r = podman("run", "--rm", "localhost/hutch-oci-test", "/bin/cat",
+               "/proc/net/dev")
+    assert r.returncode == 0, r.stderr
+    assert "tap0" in r.stdout
