@@ -189,10 +189,7 @@ static int load_process(struct cfg *c, json_object *process)
 	if (!process)
 		return herr_set(c->e, 0, "config.json: no process object");
 	warn_unknown(c, process, "process.", known);
-	if (json_object_get_boolean(get(process, "terminal")))
-		return herr_set(c->e, 0,
-				"config.json: process.terminal is not supported yet; "
-				"run without a terminal (no -t)");
+	c->p->oci_terminal = json_object_get_boolean(get(process, "terminal"));
 	if (load_args(c, process) < 0 || load_env(c, process) < 0 ||
 	    (cwd && opt(c, "chdir", cwd) < 0) || load_user(c, process) < 0 ||
 	    load_caps(c, process) < 0 || load_rlimits(c, process) < 0)

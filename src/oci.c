@@ -16,7 +16,9 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -143,12 +145,52 @@ struct created_msg {
 	struct herr e;
 };
 
-void oci_sandbox_created(const struct plan *p, pid_t init)
+void oci_terminal(const struct plan *p, struct tty_plan *t)
+{
+	if (!p->oci_terminal)
+		return;
+	t->use_pty = t->slave_out = t->slave_err = true;
+}
+
+/* What conmon (and runc's recvtty) expect: one message on the unix socket, the pty master as
+ * SCM_RIGHTS. */
+static int send_console(const char *path, int master, struct herr *e)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {.iov_base = "/dev/ptmx", .iov_len = 9};
+	struct msghdr msg = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return herr_set(e, 0, "--console-socket %s: the path is too long", path);
+	strcpy(sa.sun_path, path);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &master, sizeof(int));
+	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    sendmsg(s, &msg, MSG_NOSIGNAL) < 0)
+		return herr_set(e, errno, "--console-socket %s", path);
+	return 0;
+}
+
+void oci_sandbox_created(const struct plan *p, pid_t init, int *master)
 {
 	struct created_msg m = {.pid = init};
 
 	if (p->oci_created_fd <= 0)
 		return;
+	if (p->oci_console_socket && *master >= 0) {
+		if (send_console(p->oci_console_socket, *master, &m.e) < 0) {
+			m.pid = 0; /* create reports it; the monitor ends with the init */
+			kill(init, SIGKILL);
+		}
+		close(*master);
+		*master = -1;
+	}
 	if (write(p->oci_created_fd, &m, sizeof(m)) != sizeof(m)) {
 		/* create is gone: nobody will start or delete us */
 	}
@@ -331,6 +373,12 @@ static int create_in(const struct oci *o, const struct create_args *a, const cha
 	plan_init(&p);
 	if (oci_config_load(bundle, &p, o->logf ? o->logf : stderr, &s.annotations, e) < 0)
 		goto out;
+	if (p.oci_terminal && !a->console_socket) {
+		herr_set(e, 0, "config.json asks for a terminal but no --console-socket was given");
+		goto out;
+	}
+	if (p.oci_terminal)
+		p.oci_console_socket = xstrdup(a->console_socket);
 	for (int fd = 3; fd < 3 + a->preserve_fds; fd++)
 		plan_add_pass_fd(&p, fd);
 	s.pid = spawn(&p, dir, &monitor, e);

@@ -43,7 +43,11 @@ json_object *oci_state_json(const struct oci_state *s);
 unsigned long long oci_proc_start_time(pid_t pid);
 
 /* Called by sandbox_run once the sandbox is built: tells `create` the init's pid. */
-void oci_sandbox_created(const struct plan *p, pid_t init);
+/* With a console socket the pty master goes there (*master becomes -1: no relay). */
+void oci_sandbox_created(const struct plan *p, pid_t init, int *master);
+/* process.terminal: the command gets a pty whatever the monitor's stdin is. */
+struct tty_plan;
+void oci_terminal(const struct plan *p, struct tty_plan *t);
 /* OCI: a network namespace given by path replaces the keeper's fresh one (src/sandbox.c clones
  * the init into it). */
 struct ids;

@@ -135,6 +135,8 @@ struct plan {
 	int oci_start_fd;
 	int oci_created_fd;
 	char *oci_netns; /* linux.namespaces network path: join it (engines made it) */
+	bool oci_terminal;	  /* process.terminal: a pty for the command, always */
+	char *oci_console_socket; /* --console-socket: the pty master goes there, not relayed */
 };
 
 void plan_init(struct plan *p);

@@ -379,6 +379,7 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 		return -1;
 	sb->envp = env_build(p, &sb->ids);
 	terminal_probe(&sb->tty);
+	oci_terminal(p, &sb->tty); /* OCI: process.terminal (issue 8) */
 	cwd = getcwd(NULL, 0);
 	sb->cwd = cwd;
 	if (clone_sandbox(sb, e) < 0)
@@ -467,7 +468,7 @@ int sandbox_run(const struct plan *p, struct herr *e)
 		sandbox_free(&sb);
 		return -1;
 	}
-	oci_sandbox_created(p, sb.pid); /* OCI create: the container exists (issue 8) */
+	oci_sandbox_created(p, sb.pid, &master); /* OCI create: the container exists (issue 8) */
 	status = finish(&sb, monitor_wait(&sb, master, e), &t0, e);
 	sandbox_free(&sb);
 	sigprocmask(SIG_SETMASK, &old, NULL);

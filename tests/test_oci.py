@@ -310,3 +310,53 @@ def test_podman_run_slirp4netns(podman):
                "/proc/net/dev")
     assert r.returncode == 0, r.stderr
     assert "tap0" in r.stdout
+
+
+def test_console_socket_gets_the_pty(oci, bundle, tmp_path):
+    """process.terminal with --console-socket: the pty master comes over the
+    socket (SCM_RIGHTS, what conmon expects) and the command's stdio is the
+    pty's slave."""
+    import socket
+    path = str(tmp_path / "console.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    cfg = spec(["sh", "-c", "test -t 0 && test -t 1 && echo on-a-tty"])
+    cfg["process"]["terminal"] = True
+    b = bundle(cfg)
+    r = oci("create", "--bundle", str(b), "--console-socket", path, "t1")
+    assert r.returncode == 0, r.stderr
+    conn, _ = srv.accept()
+    _, fds, _, _ = socket.recv_fds(conn, 64, 1)
+    assert len(fds) == 1
+    master = fds[0]
+    oci("start", "t1", check=0)
+    out = b""
+    deadline = time.time() + 10
+    while b"on-a-tty" not in out and time.time() < deadline:
+        try:
+            chunk = os.read(master, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert b"on-a-tty" in out
+
+
+def test_terminal_without_console_socket_is_refused(oci, bundle):
+    cfg = spec(["true"])
+    cfg["process"]["terminal"] = True
+    r = oci("create", "--bundle", str(bundle(cfg)), "t2")
+    assert r.returncode != 0 and "--console-socket" in r.stderr
+    assert not (oci.root / "t2").exists()
+
+
+def test_podman_run_tty(podman):
+    r = podman("run", "-t", "--rm", "--network", "none",
+               "localhost/hutch-oci-test", "/bin/sh", "-c",
+               "test -t 0 && test -t 1 && echo tty-ok",
+               stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    assert "tty-ok" in r.stdout
