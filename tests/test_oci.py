@@ -360,3 +360,22 @@ def test_podman_run_tty(podman):
                stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stderr
     assert "tty-ok" in r.stdout
+
+
+def test_podman_detach_stop_kill_rm(podman):
+    r = podman("run", "-d", "--network", "none", "localhost/hutch-oci-test",
+               "/bin/sleep", "100")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    assert "Up" in podman("ps", "--format", "{{.ID}} {{.Status}}").stdout
+    r = podman("stop", "-t", "5", cid)
+    assert r.returncode == 0, r.stderr
+    r = podman("inspect", "--format", "{{.State.ExitCode}}", cid)
+    assert r.stdout.strip() == "143"  # SIGTERM reached sleep through hutch
+    assert podman("rm", cid).returncode == 0
+    cid = podman("run", "-d", "--network", "none", "localhost/hutch-oci-test",
+                 "/bin/sleep", "100").stdout.strip()
+    assert podman("kill", cid).returncode == 0
+    assert podman("wait", cid).stdout.strip() == "137"
+    assert podman("rm", "-f", cid).returncode == 0
+    assert podman("ps", "-aq").stdout.strip() == ""
