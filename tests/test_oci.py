@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -260,9 +261,11 @@ def podman(tmp_path, hutch_bin, userns):
     xdg = tmp_path / "xdg"
     xdg.mkdir(mode=0o700)
     env = dict(os.environ, XDG_RUNTIME_DIR=str(xdg))
-    # storage of its own, so that nothing is shared with other runs
+    # storage of its own, so that nothing is shared with other runs; podman
+    # wants a runroot path under 50 characters
+    runroot = tempfile.mkdtemp(prefix="hutch-oci-", dir="/tmp")
     base = [exe, "--root", str(tmp_path / "storage"), "--runroot",
-            str(tmp_path / "runroot"), "--storage-driver", "vfs",
+            runroot, "--storage-driver", "vfs",
             "--cgroup-manager", "cgroupfs", "--events-backend", "file",
             "--runtime", HUTCH]
 
@@ -281,7 +284,8 @@ def podman(tmp_path, hutch_bin, userns):
         pytest.skip(f"podman cannot import an image here: {r.stderr.strip()}")
     yield call
     call("rmi", "-af")
-    call("unshare", "rm", "-rf", str(tmp_path / "storage"))
+    call("unshare", "rm", "-rf", str(tmp_path / "storage"), runroot)
+    shutil.rmtree(runroot, ignore_errors=True)
     # rootless podman leaves a pause process per XDG_RUNTIME_DIR: ours
     pause = xdg / "libpod" / "tmp" / "pause.pid"
     if pause.exists():
