@@ -448,3 +448,10 @@ out:
 	json_object_put(cfg);
 	return r;
 }
+
+int oci_process_load(json_object *process, struct plan *p, FILE *warnf, struct herr *e)
+{
+	struct cfg c = {p, warnf, e};
+
+	return load_process(&c, process);
+}

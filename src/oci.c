@@ -77,8 +77,8 @@ __attribute__((format(printf, 3, 4))) static int failf(const struct oci *o, int 
 	return fail(o, &e, code);
 }
 
-static const char *const commands[] = {"create", "start",    "state", "kill", "delete",
-				       "list",	 "features", "spec",  NULL};
+static const char *const commands[] = {"create",   "start", "state", "kill", "delete", "list",
+				       "features", "spec",  "exec",  "ps",   NULL};
 static const char *const globals[] = {
     "--root", "--log", "--log-format", "--systemd-cgroup", "--debug", "--rootless", NULL};
 
@@ -669,6 +669,109 @@ static int cmd_features(const struct oci *o, int argc, char **argv)
 	return 0;
 }
 
+static int exec_option(struct oci_exec_args *a, int argc, char **argv, int *i)
+{
+	const char *o = argv[*i];
+	const char **val = NULL;
+
+	if (!strcmp(o, "--detach") || !strcmp(o, "-d"))
+		a->detach = true;
+	else if (!strcmp(o, "--tty") || !strcmp(o, "-t"))
+		a->tty = true;
+	else if (!strcmp(o, "--process") || !strcmp(o, "-p"))
+		val = &a->process;
+	else if (!strcmp(o, "--pid-file"))
+		val = &a->pid_file;
+	else if (!strcmp(o, "--console-socket"))
+		val = &a->console_socket;
+	else if (!strcmp(o, "--cwd"))
+		val = &a->cwd;
+	else if (!strcmp(o, "--no-new-privs"))
+		; /* always */
+	else
+		return -1;
+	if (val) {
+		if (*i + 1 >= argc)
+			return -1;
+		*val = argv[++*i];
+	}
+	return 0;
+}
+
+/* exec [OPTIONS] ID [ARGS...] */
+static int cmd_exec(const struct oci *o, int argc, char **argv)
+{
+	_cleanup_free_ char *dir = NULL;
+	struct oci_exec_args a = {0};
+	struct herr e = {0};
+	struct oci_state s;
+	const char *id = NULL;
+	int i, r;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++)
+		if (exec_option(&a, argc, argv, &i) < 0)
+			return failf(o, 1, "exec: unknown or incomplete option '%s'", argv[i]);
+	if (i < argc)
+		id = argv[i++];
+	if (check_id(o, id) < 0 || load(o, id, &s, &dir) < 0)
+		return 1;
+	a.argv = i < argc ? argv + i : NULL;
+	if (strcmp(oci_state_status(&s), "running") != 0)
+		r = failf(o, 1, "cannot exec in a container that is %s", oci_state_status(&s));
+	else if ((r = oci_exec(&s, &a, o->logf, &e)) < 0)
+		r = fail(o, &e, e.exit_code ? e.exit_code : 1);
+	oci_state_free(&s);
+	return r;
+}
+
+/* ps ID: the host pids in the container's pid namespace (runc's --format json: an array). */
+static int cmd_ps(const struct oci *o, int argc, char **argv)
+{
+	_cleanup_free_ char *dir = NULL, *ns = NULL;
+	const char *id = NULL;
+	struct oci_state s;
+	struct stat want, st;
+	bool json = false;
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--format") || !strcmp(argv[i], "-f"))
+			json = ++i < argc && !strcmp(argv[i], "json");
+		else if (!strcmp(argv[i], "--format=json"))
+			json = true;
+		else
+			id = argv[i];
+	if (check_id(o, id) < 0 || load(o, id, &s, &dir) < 0)
+		return 1;
+	if (strcmp(oci_state_status(&s), "running") == 0) {
+		struct herr e = {0};
+		pid_t cmd = oci_find_command(s.pid, &e);
+
+		ns = cmd > 0 ? xasprintf("/proc/%d/ns/pid", (int)cmd) : NULL;
+	}
+	if (!ns || stat(ns, &want) < 0) {
+		oci_state_free(&s);
+		return failf(o, 1, "container not running");
+	}
+	fputs(json ? "[" : "PID\n", stdout);
+	for (d = opendir("/proc"); d && (de = readdir(d));) {
+		_cleanup_free_ char *p = xasprintf("/proc/%s/ns/pid", de->d_name);
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' || stat(p, &st) < 0 ||
+		    st.st_ino != want.st_ino || st.st_dev != want.st_dev)
+			continue;
+		printf(json ? "%s%s" : "%.0s%s\n", n++ ? "," : "", de->d_name);
+	}
+	if (d)
+		closedir(d);
+	if (json)
+		puts("]");
+	oci_state_free(&s);
+	return 0;
+}
+
 /* `spec`: a default config.json, like runc's: sh in ./rootfs, every namespace. */
 static const char default_spec[] =
     "{\n"
@@ -764,8 +867,8 @@ static int parse_globals(struct oci *o, int argc, char **argv, struct herr *e)
 int oci_main(int argc, char **argv)
 {
 	static int (*const run[])(const struct oci *, int, char **) = {
-	    cmd_create, cmd_start, cmd_state,	 cmd_kill,
-	    cmd_delete, cmd_list,  cmd_features, cmd_spec,
+	    cmd_create, cmd_start,    cmd_state, cmd_kill, cmd_delete,
+	    cmd_list,	cmd_features, cmd_spec,	 cmd_exec, cmd_ps,
 	};
 	char root[PATH_MAX];
 	struct oci o = {0};

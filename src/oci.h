@@ -20,6 +20,22 @@ int oci_main(int argc, char **argv);
 int oci_config_load(const char *bundle, struct plan *p, FILE *warn, json_object **annotations,
 		    struct herr *e);
 
+/* A runtime-spec process object (exec --process): args, env, cwd, user, capabilities... */
+int oci_process_load(json_object *process, struct plan *p, FILE *warn, struct herr *e);
+
+/* `exec`: run one more process in a running container (src/oci-exec.c). `o_log` receives errors
+ * as the other commands' do; returns the exit status. */
+struct oci_exec_args {
+	const char *process; /* --process FILE */
+	const char *pid_file, *console_socket, *cwd;
+	bool detach, tty;
+	char **argv; /* ARGS after the id, NULL-terminated; or NULL */
+};
+/* The container's command (the init's child, and dumpable: its /proc/PID/ns can be opened). */
+pid_t oci_find_command(pid_t init, struct herr *e);
+struct oci_state;
+int oci_exec(const struct oci_state *s, const struct oci_exec_args *a, FILE *warn, struct herr *e);
+
 /* The state of one container, kept as STATEDIR/ID/state.json. */
 struct oci_state {
 	char *id;

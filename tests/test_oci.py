@@ -383,3 +383,48 @@ def test_podman_detach_stop_kill_rm(podman):
     assert podman("wait", cid).stdout.strip() == "137"
     assert podman("rm", "-f", cid).returncode == 0
     assert podman("ps", "-aq").stdout.strip() == ""
+
+
+def test_exec_joins_the_running_container(oci, bundle, tmp_path):
+    oci("create", "--bundle", str(bundle(spec(["sleep", "30"]))), "e1",
+        check=0)
+    # not before start
+    assert oci("exec", "e1", "true").returncode != 0
+    oci("start", "e1", check=0)
+    r = oci("exec", "e1", "sh", "-c",
+            "hostname; echo $OCI_TEST; cat /proc/1/status | grep ^NSpid; "
+            "grep -E '^(CapEff|Seccomp):' /proc/self/status; exit 5")
+    assert r.returncode == 5, r.stderr
+    lines = r.stdout.split("\n")
+    assert lines[0] == "ocitest" and lines[1] == "yes"
+    assert lines[2].split()[-1] == "1"  # the container's pid namespace
+    assert "CapEff:\t0000000000000000" in r.stdout  # nothing kept
+    assert "Seccomp:\t2" in r.stdout  # filtered like the command
+    # the wording engines map to 127
+    r = oci("exec", "e1", "no-such-command")
+    assert r.returncode == 127 and "executable file not found" in r.stderr
+    # --process FILE, detached, with a pid file
+    proc = tmp_path / "process.json"
+    proc.write_text(json.dumps({"args": ["sleep", "20"], "cwd": "/",
+                                "env": ["PATH=/bin"]}))
+    pidfile = tmp_path / "exec.pid"
+    oci("exec", "--process", str(proc), "--detach", "--pid-file",
+        str(pidfile), "e1", check=0)
+    pid = int(pidfile.read_text())
+    assert Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep")
+    r = oci("ps", "--format", "json", "e1", check=0)
+    assert pid in json.loads(r.stdout)
+
+
+def test_podman_exec(podman):
+    cid = podman("run", "-d", "localhost/hutch-oci-test", "/bin/sleep",
+                 "100").stdout.strip()
+    try:
+        r = podman("exec", cid, "/bin/sh", "-c", "echo exec-ok; exit 4")
+        assert r.returncode == 4 and "exec-ok" in r.stdout, r.stderr
+        r = podman("exec", "-t", cid, "/bin/sh", "-c",
+                   "test -t 1 && echo tty-ok", stdin=subprocess.DEVNULL)
+        assert "tty-ok" in r.stdout, r.stderr
+        assert podman("exec", cid, "no-such-command").returncode == 127
+    finally:
+        podman("rm", "-f", cid)
