@@ -428,3 +428,44 @@ def test_podman_exec(podman):
         assert podman("exec", cid, "no-such-command").returncode == 127
     finally:
         podman("rm", "-f", cid)
+
+
+def test_resources_limit_the_container(oci, bundle):
+    """linux.resources goes through hutch's cgroup code, as --pids and
+    --memory do: the limits are the container's own cgroup's."""
+    from cgtools import need_delegation
+    need_delegation("--pids=7")
+    need_delegation("--memory=64M")
+    cfg = spec(["sh", "-c", "cat /sys/fs/cgroup/pids.max "
+                "/sys/fs/cgroup/pids/pids.max "
+                "/sys/fs/cgroup/memory.max "
+                "/sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null"])
+    cfg["linux"]["resources"] = {"pids": {"limit": 7},
+                                 "memory": {"limit": 64 << 20}}
+    oci("create", "--bundle", str(bundle(cfg)), "r1", check=0)
+    oci("start", "r1", check=0)
+    wait_status(oci, "r1", "stopped")
+    out = oci.out.read_text().split()
+    assert "7" in out and str(64 << 20) in out
+
+
+def test_preserve_fds(oci, bundle, tmp_path):
+    """--preserve-fds N: fds 3..3+N-1 of create reach the container."""
+    secret = tmp_path / "passed"
+    secret.write_text("through fd 3\n")
+    cfg = spec(["sh", "-c", "cat <&3"])
+    b = bundle(cfg)
+    # the shell opens fd 3 and execs create with it
+    # (never a pipe for create's stdio: the monitor keeps it)
+    with open(tmp_path / "cout", "w") as out, \
+            open(tmp_path / "cerr", "w") as err:
+        r = subprocess.run(["sh", "-c", 'exec 3<"$1"; shift; exec "$@"', "sh",
+                            str(secret), HUTCH, "--root", str(oci.root),
+                            "create", "--bundle", str(b), "--preserve-fds",
+                            "1", "p1"], stdin=subprocess.DEVNULL, stdout=out,
+                           stderr=err, timeout=TIMEOUT)
+    r.stderr = (tmp_path / "cerr").read_text()
+    assert r.returncode == 0, r.stderr
+    oci("start", "p1", check=0)
+    wait_status(oci, "p1", "stopped")
+    assert (tmp_path / "cout").read_text() == "through fd 3\n"
