@@ -275,21 +275,56 @@ static int exec_status(int status)
 	return 128 + WTERMSIG(status);
 }
 
+/* The process that joins the namespaces: a child of `exec`, so that `exec` itself never lives
+ * in the container's mount and pid namespaces (where /proc/self is not its own, which trips
+ * sanitizers and anything else that reads it at exit). Returns the exit status. */
+static int middle(const struct oci_state *s, const struct oci_exec_args *a, const struct plan *p,
+		  int console, int pidfd)
+{
+	struct herr e = {0};
+	bool tty = console >= 0;
+	char slave[128];
+	int status;
+	pid_t pid;
+
+	if (enter(s, &e) < 0 || (tty && open_pty(console, slave, sizeof(slave), &e) < 0))
+		goto fail;
+	pid = fork(); /* into the container's pid namespace */
+	if (pid < 0) {
+		herr_set(&e, errno, "fork");
+		goto fail;
+	}
+	if (pid == 0)
+		child(p, tty ? slave : NULL);
+	if (pidfd >= 0 && dprintf(pidfd, "%d", (int)pid) < 0) {
+		herr_set(&e, errno, "--pid-file %s", a->pid_file);
+		kill(pid, SIGKILL);
+		goto fail;
+	}
+	if (a->detach)
+		return 0; /* the engine's subreaper adopts it */
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return EXIT_SETUP;
+	return exec_status(status);
+fail:
+	herr_report(&e);
+	return EXIT_SETUP;
+}
+
 int oci_exec(const struct oci_state *s, const struct oci_exec_args *a, FILE *warn, struct herr *e)
 {
 	_cleanup_close_ int console = -1, pidfd = -1;
-	char slave[128];
 	struct plan p;
-	bool tty;
-	pid_t pid;
 	int status, r = -1;
+	pid_t mid;
 
 	plan_init(&p);
 	if (exec_plan(s, a, &p, warn, e) < 0)
 		goto out;
-	tty = a->tty || p.oci_terminal;
 	/* host paths: opened before the container's mount namespace hides them */
-	if (tty && (!a->console_socket || (console = connect_console(a->console_socket, e)) < 0)) {
+	if ((a->tty || p.oci_terminal) &&
+	    (!a->console_socket || (console = connect_console(a->console_socket, e)) < 0)) {
 		if (!a->console_socket)
 			herr_set(e, 0, "exec: a terminal needs --console-socket");
 		goto out;
@@ -299,24 +334,14 @@ int oci_exec(const struct oci_state *s, const struct oci_exec_args *a, FILE *war
 		herr_set(e, errno, "--pid-file %s", a->pid_file);
 		goto out;
 	}
-	if (enter(s, e) < 0 || (tty && open_pty(console, slave, sizeof(slave), e) < 0))
-		goto out;
-	pid = fork();
-	if (pid < 0) {
+	mid = fork();
+	if (mid < 0) {
 		herr_set(e, errno, "fork");
 		goto out;
 	}
-	if (pid == 0)
-		child(&p, tty ? slave : NULL);
-	if (pidfd >= 0 && dprintf(pidfd, "%d", (int)pid) < 0) {
-		herr_set(e, errno, "--pid-file %s", a->pid_file);
-		goto out;
-	}
-	if (a->detach) {
-		r = 0;
-		goto out;
-	}
-	while (waitpid(pid, &status, 0) < 0)
+	if (mid == 0)
+		_exit(middle(s, a, &p, console, pidfd));
+	while (waitpid(mid, &status, 0) < 0)
 		if (errno != EINTR) {
 			herr_set(e, errno, "waitpid");
 			goto out;

@@ -8,8 +8,9 @@
 #include "oci.h"
 #include "util.h"
 
-/* Field 22 of /proc/PID/stat: a pid reused by another process has another start time. */
-unsigned long long oci_proc_start_time(pid_t pid)
+/* Field 22 of /proc/PID/stat: a pid reused by another process has another start time. Field
+ * 3, the state: a zombie is gone already (its parent has not reaped it yet). */
+static unsigned long long stat_of(pid_t pid, char *state)
 {
 	_cleanup_free_ char *path = xasprintf("/proc/%d/stat", (int)pid);
 	unsigned long long t = 0;
@@ -17,14 +18,16 @@ unsigned long long oci_proc_start_time(pid_t pid)
 	FILE *f = fopen(path, "re");
 	size_t n;
 
+	*state = 0;
 	if (!f)
 		return 0;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = 0;
 	p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-	if (!p)
+	if (!p || !p[1] || !p[2])
 		return 0;
+	*state = p[2];
 	/* after ") " come fields 3..: skip 19 of them to reach field 22 */
 	for (int i = 0; i < 20 && p; i++)
 		p = strchr(p + 1, ' ');
@@ -33,12 +36,24 @@ unsigned long long oci_proc_start_time(pid_t pid)
 	return t;
 }
 
+unsigned long long oci_proc_start_time(pid_t pid)
+{
+	char state;
+
+	return stat_of(pid, &state);
+}
+
+bool oci_proc_alive(pid_t pid, unsigned long long start_time)
+{
+	char state;
+	unsigned long long t = pid > 0 ? stat_of(pid, &state) : 0;
+
+	return t != 0 && (start_time == 0 || t == start_time) && state != 'Z' && state != 'X';
+}
+
 static bool alive(const struct oci_state *s)
 {
-	if (s->pid <= 0 || (kill(s->pid, 0) < 0 && errno == ESRCH))
-		return false;
-	/* a zombie init still counts as gone */
-	return oci_proc_start_time(s->pid) == s->start_time;
+	return s->start_time != 0 && oci_proc_alive(s->pid, s->start_time);
 }
 
 const char *oci_state_status(const struct oci_state *s)

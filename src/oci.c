@@ -584,8 +584,7 @@ static void await_gone(const struct oci_state *s)
 {
 	for (int i = 0; i < 500; i++) {
 		bool init_alive = strcmp(oci_state_status(s), "stopped") != 0;
-		bool mon_alive = s->monitor > 0 && kill(s->monitor, 0) == 0 &&
-				 oci_proc_start_time(s->monitor) != 0;
+		bool mon_alive = oci_proc_alive(s->monitor, 0);
 
 		if (!init_alive && !mon_alive)
 			return;

@@ -57,6 +57,8 @@ const char *oci_state_status(const struct oci_state *s);
 /* The runtime-spec state object, for `state` and `list`. */
 json_object *oci_state_json(const struct oci_state *s);
 unsigned long long oci_proc_start_time(pid_t pid);
+/* Alive and not a zombie (and, with a start time, the same process). */
+bool oci_proc_alive(pid_t pid, unsigned long long start_time);
 
 /* Called by sandbox_run once the sandbox is built: tells `create` the init's pid. */
 /* With a console socket the pty master goes there (*master becomes -1: no relay). */
