@@ -89,7 +89,7 @@ def status(oci, cid):
 
 
 def wait_status(oci, cid, want):
-    for _ in range(200):
+    for _ in range(500):
         s = status(oci, cid)
         if s["status"] == want:
             return s
@@ -431,22 +431,28 @@ def test_podman_exec(podman):
 
 
 def test_resources_limit_the_container(oci, bundle):
-    """linux.resources goes through hutch's cgroup code, as --pids and
-    --memory do: the limits are the container's own cgroup's."""
+    """linux.resources goes through hutch's cgroup code, as --pids does: 20
+    background sleeps under a limit of 8 processes cannot all fork."""
     from cgtools import need_delegation
-    need_delegation("--pids=7")
-    need_delegation("--memory=64M")
-    cfg = spec(["sh", "-c", "cat /sys/fs/cgroup/pids.max "
-                "/sys/fs/cgroup/pids/pids.max "
-                "/sys/fs/cgroup/memory.max "
-                "/sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null"])
-    cfg["linux"]["resources"] = {"pids": {"limit": 7},
-                                 "memory": {"limit": 64 << 20}}
+    need_delegation("--pids=8")
+    script = ("i=0; while [ $i -lt 20 ]; do sleep 2 & i=$((i+1)); done; "
+              "wait; echo done")
+    cfg = spec(["sh", "-c", script + " 2>&1"])
+    cfg["linux"]["resources"] = {"pids": {"limit": 8}}
     oci("create", "--bundle", str(bundle(cfg)), "r1", check=0)
     oci("start", "r1", check=0)
     wait_status(oci, "r1", "stopped")
-    out = oci.out.read_text().split()
-    assert "7" in out and str(64 << 20) in out
+    limited = oci.out.read_text()
+    # the same without the limit forks them all
+    cfg["linux"].pop("resources")
+    bundle(cfg)
+    oci("delete", "r1", check=0)
+    oci("create", "--bundle", str(bundle.path), "r2", check=0)
+    oci("start", "r2", check=0)
+    wait_status(oci, "r2", "stopped")
+    # busybox sh gives up when it cannot fork: it never gets to "done"
+    assert "done" not in limited
+    assert "done" in oci.out.read_text()
 
 
 def test_preserve_fds(oci, bundle, tmp_path):
