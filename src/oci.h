@@ -60,6 +60,12 @@ unsigned long long oci_proc_start_time(pid_t pid);
 /* Alive and not a zombie (and, with a start time, the same process). */
 bool oci_proc_alive(pid_t pid, unsigned long long start_time);
 
+/* src/oci-create.c: fork the detached monitor (which runs sandbox_run with p) and wait for the
+ * init's pid, or the error that stopped the sandbox. `dir` gets the start FIFO. */
+pid_t oci_spawn(struct plan *p, const char *dir, pid_t *monitor, struct herr *e);
+int oci_write_pid_file(const char *path, pid_t pid, struct herr *e);
+char *oci_now_rfc3339(void); /* RFC 3339 with nanoseconds, UTC */
+
 /* Called by sandbox_run once the sandbox is built: tells `create` the init's pid. */
 /* With a console socket the pty master goes there (*master becomes -1: no relay). */
 void oci_sandbox_created(const struct plan *p, pid_t init, int *master);
