@@ -11,6 +11,7 @@
 #include "image.h"
 #include "init.h"
 #include "landlock.h"
+#include "oci.h"
 #include "seccomp.h"
 #include "terminal.h"
 
@@ -74,6 +75,11 @@ void command_exec(const struct sandbox *sb, int master, int gate)
 	 * capability, not dumpable, filtered): wait for its word. The two lock down in parallel. */
 	if (read(gate, &(char){0}, 1) != 1)
 		_exit(EXIT_SETUP); /* the init died */
+	/* OCI create: built and locked down, the command waits for `start` (issue 8) */
+	if (oci_await_start(sb->plan, &e) < 0) {
+		herr_report(&e);
+		_exit(EXIT_SETUP);
+	}
 	/* execvp searches the PATH of `environ`, so it must be the sandbox's environment. */
 	environ = sb->envp;
 	execvp(cmd, sb->plan->argv);

@@ -6,6 +6,7 @@
 #include "dryrun.h"
 #include "errors.h"
 #include "image.h"
+#include "oci.h"
 #include "options.h"
 #include "plan.h"
 #include "policy.h"
@@ -16,6 +17,7 @@ static void usage(FILE *out)
 	fputs("Usage: hutch run [OPTIONS] [--] COMMAND [ARG...]\n"
 	      "       hutch image import SOURCE [NAME[:TAG]] | ls | rm NAME | inspect NAME\n"
 	      "       hutch policy show NAME | check FILE | list\n"
+	      "       hutch [--root DIR] create|start|state|kill|delete|list|features|spec ...\n"
 	      "       hutch --help | --version\n\n"
 	      "hutch runs COMMAND in a rootless sandbox. 'hutch run --help' lists the options;\n"
 	      "hutch(1) explains them, hutch-policy(5) the policy files.\n",
@@ -115,6 +117,8 @@ int main(int argc, char **argv)
 		printf("hutch %s\n", HUTCH_VERSION);
 		return 0;
 	}
+	if (oci_is_command(argv[1])) /* OCI runtime mode (issue 8) */
+		return oci_main(argc, argv);
 	fprintf(stderr, "hutch: unknown command '%s'; see 'hutch --help'\n", argv[1]);
 	return EXIT_SETUP;
 }

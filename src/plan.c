@@ -58,6 +58,8 @@ void plan_free(struct plan *p)
 	free(p->persist);
 	free(p->image);
 	plan_free_strv(p->image_argv, p->n_image_argv);
+	free(p->oci_netns); /* issue 8 */
+	free(p->oci_console_socket);
 	memset(p, 0, sizeof(*p));
 }
 

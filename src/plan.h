@@ -136,6 +136,16 @@ struct plan {
 	size_t n_dbus_talk;
 	char *dbus_upstream; /* set by desktop_apply(): the session bus the proxy serves */
 	char *dbus_dir;	     /* ...and the host directory of its socket; NULL: no proxy */
+
+	/* ---- OCI runtime mode (issue 8) ---- */
+	/* `create`: the command blocks reading oci_start_fd (a FIFO) until `start` writes to it;
+	 * the monitor writes the init's pid to oci_created_fd once the sandbox is built. 0: none
+	 * (these are never stdin). */
+	int oci_start_fd;
+	int oci_created_fd;
+	char *oci_netns; /* linux.namespaces network path: join it (engines made it) */
+	bool oci_terminal;	  /* process.terminal: a pty for the command, always */
+	char *oci_console_socket; /* --console-socket: the pty master goes there, not relayed */
 };
 
 void plan_init(struct plan *p);

@@ -41,6 +41,7 @@
 #include "monitor.h"
 #include "mounts.h"
 #include "net.h"
+#include "oci.h"
 #include "report.h"
 #include "slirp.h"
 #include "tap.h"
@@ -224,6 +225,8 @@ static bool use_keeper_netns(const struct sandbox *sb)
 	const uint64_t net_caps = 1ULL << CAP_NET_ADMIN | 1ULL << CAP_NET_RAW |
 				  1ULL << CAP_NET_BIND_SERVICE | 1ULL << CAP_NET_BROADCAST;
 
+	if (sb->plan->oci_netns) /* the engine's, whatever the capabilities (issue 8) */
+		return true;
 	return !sb->plan->share_net && sb->ids.keeper_netns >= 0 && !(sb->plan->caps_keep & net_caps);
 }
 
@@ -373,11 +376,13 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 	/* The D-Bus proxy first, before we join the keeper: the bus checks our uid. */
 	if (dbus_proxy_start(p, &sb->dbus, e) < 0 || mounts_create_sources(p, e) < 0 ||
 	    cgroup_setup(p, &sb->cg, e) < 0 || prepare_network(sb, e) < 0 ||
-	    user_prepare(p, &sb->ids, e) < 0 || check_pass_fds(p, e) < 0 ||
-	    channel_pair(sb->sock, e) < 0)
+	    user_prepare(p, &sb->ids, e) < 0 ||
+	    oci_join_netns(p, &sb->ids, e) < 0 || /* OCI: the engine's netns (issue 8) */
+	    check_pass_fds(p, e) < 0 || channel_pair(sb->sock, e) < 0)
 		return -1;
 	sb->envp = env_build(p, &sb->ids);
 	terminal_probe(&sb->tty);
+	oci_terminal(p, &sb->tty); /* OCI: process.terminal (issue 8) */
 	cwd = getcwd(NULL, 0);
 	sb->cwd = cwd;
 	if (clone_sandbox(sb, e) < 0)
@@ -471,6 +476,7 @@ int sandbox_run(const struct plan *p, struct herr *e)
 		sandbox_free(&sb);
 		return -1;
 	}
+	oci_sandbox_created(p, sb.pid, &master); /* OCI create: the container exists (issue 8) */
 	status = finish(&sb, monitor_wait(&sb, master, e), &t0, e);
 	sandbox_free(&sb);
 	sigprocmask(SIG_SETMASK, &old, NULL);

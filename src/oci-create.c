@@ -1,0 +1,183 @@
+/* `create`'s half of OCI mode: the detached monitor that runs sandbox_run(), the FIFO the
+ * command waits on until `start`, the console socket, the engine's network namespace. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "oci.h"
+#include "sandbox.h"
+#include "user.h"
+#include "util.h"
+
+/* What the monitor tells `create`: the init's pid, or why the sandbox could not be built. */
+struct created_msg {
+	pid_t pid; /* 0: failed, e says why */
+	struct herr e;
+};
+
+void oci_terminal(const struct plan *p, struct tty_plan *t)
+{
+	if (!p->oci_terminal)
+		return;
+	t->use_pty = t->slave_out = t->slave_err = true;
+}
+
+/* What conmon (and runc's recvtty) expect: one message on the unix socket, the pty master as
+ * SCM_RIGHTS. */
+static int send_console(const char *path, int master, struct herr *e)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {.iov_base = "/dev/ptmx", .iov_len = 9};
+	struct msghdr msg = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return herr_set(e, 0, "--console-socket %s: the path is too long", path);
+	strcpy(sa.sun_path, path);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &master, sizeof(int));
+	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    sendmsg(s, &msg, MSG_NOSIGNAL) < 0)
+		return herr_set(e, errno, "--console-socket %s", path);
+	return 0;
+}
+
+void oci_sandbox_created(const struct plan *p, pid_t init, int *master)
+{
+	struct created_msg m = {.pid = init};
+
+	if (p->oci_created_fd <= 0)
+		return;
+	if (p->oci_console_socket && *master >= 0) {
+		if (send_console(p->oci_console_socket, *master, &m.e) < 0) {
+			m.pid = 0; /* create reports it; the monitor ends with the init */
+			kill(init, SIGKILL);
+		}
+		close(*master);
+		*master = -1;
+	}
+	if (write(p->oci_created_fd, &m, sizeof(m)) != sizeof(m)) {
+		/* create is gone: nobody will start or delete us */
+	}
+	close(p->oci_created_fd);
+}
+
+int oci_join_netns(const struct plan *p, struct ids *ids, struct herr *e)
+{
+	int fd;
+
+	if (!p->oci_netns)
+		return 0;
+	fd = open(p->oci_netns, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return herr_set(e, errno, "network namespace %s", p->oci_netns);
+	if (ids->keeper_netns >= 0)
+		close(ids->keeper_netns);
+	ids->keeper_netns = fd;
+	return 0;
+}
+
+int oci_await_start(const struct plan *p, struct herr *e)
+{
+	char c;
+
+	if (p->oci_start_fd <= 0)
+		return 0;
+	/* The FIFO is open read-write here, so this blocks until `start` writes (no EOF). */
+	while (read(p->oci_start_fd, &c, 1) < 0)
+		if (errno != EINTR)
+			return herr_set(e, errno, "waiting for start");
+	return 0;
+}
+
+__attribute__((noreturn)) static void run_monitor(struct plan *p)
+{
+	struct created_msg m = {0};
+	int status;
+
+	/* Detached from create's session and terminal: the engine's subreaper (conmon) adopts us.
+	 */
+	setsid();
+	status = sandbox_run(p, &m.e);
+	if (status < 0) {
+		if (write(p->oci_created_fd, &m, sizeof(m)) != sizeof(m))
+			herr_report(&m.e);
+		status = m.e.exit_code ? m.e.exit_code : EXIT_SETUP;
+	}
+	_exit(status);
+}
+
+int oci_write_pid_file(const char *path, pid_t pid, struct herr *e)
+{
+	_cleanup_free_ char *tmp = xasprintf("%s.hutch-tmp", path);
+	FILE *f = fopen(tmp, "we");
+
+	if (!f)
+		return herr_set(e, errno, "--pid-file %s", path);
+	fprintf(f, "%d", (int)pid);
+	if (fclose(f) != 0 || rename(tmp, path) < 0) {
+		unlink(tmp);
+		return herr_set(e, errno, "--pid-file %s", path);
+	}
+	return 0;
+}
+
+char *oci_now_rfc3339(void)
+{
+	struct timespec ts;
+	struct tm tm;
+	char buf[64];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
+}
+
+/* Fork the monitor and wait for its word: the init's pid, or an error. */
+pid_t oci_spawn(struct plan *p, const char *dir, pid_t *monitor, struct herr *e)
+{
+	_cleanup_free_ char *fifo = xasprintf("%s/exec.fifo", dir);
+	_cleanup_close_ int start_fd = -1, rd = -1, wr = -1;
+	struct created_msg m = {0};
+	int pfd[2];
+	ssize_t n;
+
+	if (mkfifo(fifo, 0600) < 0 || (start_fd = open(fifo, O_RDWR | O_CLOEXEC)) < 0)
+		return herr_set(e, errno, "cannot make %s", fifo);
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return herr_set(e, errno, "pipe");
+	rd = pfd[0];
+	wr = pfd[1];
+	p->oci_start_fd = start_fd;
+	p->oci_created_fd = wr;
+	*monitor = fork();
+	if (*monitor < 0)
+		return herr_set(e, errno, "fork");
+	if (*monitor == 0) {
+		close(rd);
+		run_monitor(p);
+	}
+	close(take_fd(&wr));
+	while ((n = read(rd, &m, sizeof(m))) < 0 && errno == EINTR)
+		;
+	if (n == sizeof(m) && m.pid > 0)
+		return m.pid;
+	waitpid(*monitor, NULL, 0);
+	if (n == sizeof(m)) {
+		*e = m.e;
+		return -1;
+	}
+	return herr_set(e, 0, "the container's monitor died during setup");
+}

@@ -1,0 +1,80 @@
+/* OCI runtime mode: the runtime-spec command line (create, start, state, kill, delete...) that
+ * podman, containerd and CRI-O drive. config.json fills the same struct plan that `hutch run`'s
+ * options fill: one engine, two front ends. */
+#pragma once
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "errors.h"
+#include "plan.h"
+
+/* Is argv[1] an OCI command or one of the global options engines put before it? */
+bool oci_is_command(const char *arg);
+/* `hutch [GLOBAL OPTIONS] COMMAND ...`: argv[0] is the program. */
+int oci_main(int argc, char **argv);
+
+/* Read BUNDLE/config.json into p (rootfs, process, mounts, limits...). Warnings go to `warn`.
+ * *annotations gets the config's annotations (a new reference, or NULL). */
+int oci_config_load(const char *bundle, struct plan *p, FILE *warn, json_object **annotations,
+		    struct herr *e);
+
+/* A runtime-spec process object (exec --process): args, env, cwd, user, capabilities... */
+int oci_process_load(json_object *process, struct plan *p, FILE *warn, struct herr *e);
+
+/* `exec`: run one more process in a running container (src/oci-exec.c). `o_log` receives errors
+ * as the other commands' do; returns the exit status. */
+struct oci_exec_args {
+	const char *process; /* --process FILE */
+	const char *pid_file, *console_socket, *cwd;
+	bool detach, tty;
+	char **argv; /* ARGS after the id, NULL-terminated; or NULL */
+};
+/* The container's command (the init's child, and dumpable: its /proc/PID/ns can be opened). */
+pid_t oci_find_command(pid_t init, struct herr *e);
+struct oci_state;
+int oci_exec(const struct oci_state *s, const struct oci_exec_args *a, FILE *warn, struct herr *e);
+
+/* The state of one container, kept as STATEDIR/ID/state.json. */
+struct oci_state {
+	char *id;
+	char *bundle;
+	pid_t pid;     /* the container's init, as the host sees it */
+	pid_t monitor; /* hutch's monitor, its parent */
+	unsigned long long
+	    start_time; /* the init's start time (/proc/PID/stat), against pid reuse */
+	bool started;
+	char *created; /* RFC 3339 */
+	json_object *annotations;
+};
+
+int oci_state_write(const char *dir, const struct oci_state *s, struct herr *e);
+int oci_state_read(const char *dir, const char *id, struct oci_state *s, struct herr *e);
+void oci_state_free(struct oci_state *s);
+/* "created", "running" or "stopped", from whether the init still lives. */
+const char *oci_state_status(const struct oci_state *s);
+/* The runtime-spec state object, for `state` and `list`. */
+json_object *oci_state_json(const struct oci_state *s);
+unsigned long long oci_proc_start_time(pid_t pid);
+/* Alive and not a zombie (and, with a start time, the same process). */
+bool oci_proc_alive(pid_t pid, unsigned long long start_time);
+
+/* src/oci-create.c: fork the detached monitor (which runs sandbox_run with p) and wait for the
+ * init's pid, or the error that stopped the sandbox. `dir` gets the start FIFO. */
+pid_t oci_spawn(struct plan *p, const char *dir, pid_t *monitor, struct herr *e);
+int oci_write_pid_file(const char *path, pid_t pid, struct herr *e);
+char *oci_now_rfc3339(void); /* RFC 3339 with nanoseconds, UTC */
+
+/* Called by sandbox_run once the sandbox is built: tells `create` the init's pid. */
+/* With a console socket the pty master goes there (*master becomes -1: no relay). */
+void oci_sandbox_created(const struct plan *p, pid_t init, int *master);
+/* process.terminal: the command gets a pty whatever the monitor's stdin is. */
+struct tty_plan;
+void oci_terminal(const struct plan *p, struct tty_plan *t);
+/* OCI: a network namespace given by path replaces the keeper's fresh one (src/sandbox.c clones
+ * the init into it). */
+struct ids;
+int oci_join_netns(const struct plan *p, struct ids *ids, struct herr *e);
+/* The command's last step before execve: wait for `start`. */
+int oci_await_start(const struct plan *p, struct herr *e);
