@@ -56,7 +56,7 @@ int channel_recv_fds(int sock, struct msg *m, int *fds, size_t nfds)
 	char cbuf[CMSG_SPACE(sizeof(int) * CHANNEL_MAX_FDS)];
 	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
 	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	size_t got = 0;
 	ssize_t n;
 

@@ -34,7 +34,8 @@ static int enter_workdir(const struct sandbox *sb, struct herr *e)
 	if (sb->plan->chdir) {
 		if (chdir(sb->plan->chdir) < 0) {
 			herr_set(e, errno, "--chdir %s", sb->plan->chdir);
-			return herr_hint(e, "the directory must exist inside the sandbox (bind it)");
+			return herr_hint(e,
+					 "the directory must exist inside the sandbox (bind it)");
 		}
 		return 0;
 	}
@@ -85,8 +86,10 @@ void command_exec(const struct sandbox *sb, int master, int gate)
 	execvp(cmd, sb->plan->argv);
 	if (errno == ENOENT || errno == ENOTDIR) {
 		herr_set(&e, 0, "%s: %s", cmd,
-			 strchr(cmd, '/') ? "no such file inside the sandbox" : "command not found");
-		herr_hint(&e, "the sandbox shows the host's /usr and /etc; bind what else it needs");
+			 strchr(cmd, '/') ? "no such file inside the sandbox"
+					  : "command not found");
+		herr_hint(&e,
+			  "the sandbox shows the host's /usr and /etc; bind what else it needs");
 		herr_report(&e);
 		_exit(EXIT_NOT_FOUND);
 	}

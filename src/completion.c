@@ -14,8 +14,8 @@ static const char *arg_kind(const char *arg)
 		return "policy";
 	if (strcmp(arg, "IMAGE") == 0)
 		return "image";
-	if (strstr(arg, "SRC") || strstr(arg, "DST") || strstr(arg, "DIR") ||
-	    strstr(arg, "PATH") || strstr(arg, "FILE"))
+	if (strstr(arg, "SRC") || strstr(arg, "DST") || strstr(arg, "DIR") || strstr(arg, "PATH") ||
+	    strstr(arg, "FILE"))
 		return "file";
 	return "other";
 }

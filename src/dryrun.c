@@ -11,8 +11,8 @@ static void print_map(FILE *out, const char *what, const struct idmap *m)
 {
 	fprintf(out, "%s:", what);
 	for (size_t i = 0; i < m->n; i++)
-		fprintf(out, "%s %lu -> %lu (%lu)", i ? "," : "", m->ext[i].inside, m->ext[i].outside,
-			m->ext[i].count);
+		fprintf(out, "%s %lu -> %lu (%lu)", i ? "," : "", m->ext[i].inside,
+			m->ext[i].outside, m->ext[i].count);
 	fputc('\n', out);
 }
 
@@ -41,8 +41,9 @@ static void print_network(FILE *out, const struct plan *p)
 		fputs("network: none (loopback only, up)\n", out);
 		return;
 	}
-	fprintf(out, "network: slirp (tap0 10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3); "
-		     "%zu published port(s); host loopback %s; egress %s\n",
+	fprintf(out,
+		"network: slirp (tap0 10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3); "
+		"%zu published port(s); host loopback %s; egress %s\n",
 		p->n_publish, p->allow_host_loopback ? "reachable" : "closed",
 		p->n_allow ? "only the --allow-net rules" : "open");
 }
@@ -93,7 +94,9 @@ int dryrun_print(const struct plan *p, FILE *out)
 	mounts_describe(p, &ids, out);
 	print_caps(out, p->caps_keep);
 	fprintf(out, "seccomp: %s\n",
-		p->seccomp_none ? "none" : p->seccomp ? "the profile given with --seccomp" : "default");
+		p->seccomp_none ? "none"
+		: p->seccomp	? "the profile given with --seccomp"
+				: "default");
 	print_limits(out, p);
 	fputs("environment:", out);
 	env = env_build(p, &ids);

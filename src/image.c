@@ -137,8 +137,8 @@ int image_main(int argc, char **argv)
 
 	if (strcmp(verb, "import") == 0 && (argc == 2 || argc == 3))
 		r = lazy_require(&lazy_archive, &e) < 0 || lazy_require(&lazy_crypto, &e) < 0
-			    ? -1
-			    : image_import(argv[1], argc == 3 ? argv[2] : NULL, &e);
+			? -1
+			: image_import(argv[1], argc == 3 ? argv[2] : NULL, &e);
 	else if (strcmp(verb, "ls") == 0 && argc == 1)
 		r = cmd_ls(&e);
 	else if (strcmp(verb, "rm") == 0 && argc == 2)

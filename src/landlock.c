@@ -114,9 +114,8 @@ static int add_rules(struct ruleset *rs, const struct ids *ids, struct herr *e)
 
 	/* With --rootfs or --image the root is a writable overlay: the sandbox's own to change. */
 	if (allow_path(rs, "/", p->n_layers ? own : FS_READ, e) < 0 ||
-	    allow_path(rs, "/proc", FS_USE, e) < 0 ||
-	    allow_path(rs, "/dev", FS_USE, e) < 0 || allow_path(rs, "/dev/shm", own, e) < 0 ||
-	    allow_path(rs, "/tmp", own, e) < 0 ||
+	    allow_path(rs, "/proc", FS_USE, e) < 0 || allow_path(rs, "/dev", FS_USE, e) < 0 ||
+	    allow_path(rs, "/dev/shm", own, e) < 0 || allow_path(rs, "/tmp", own, e) < 0 ||
 	    (strcmp(ids->home, "/") != 0 && allow_path(rs, ids->home, own, e) < 0))
 		return -1;
 	for (size_t i = 0; i < p->n_mounts; i++)

@@ -32,8 +32,8 @@ struct root {
 /* The default layout's pieces, shared by the builder and mounts_describe (--dry-run). */
 static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
 static const char *const dev_links[][2] = {
-	{"ptmx", "pts/ptmx"},	     {"fd", "/proc/self/fd"},	  {"stdin", "/proc/self/fd/0"},
-	{"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"},
+    {"ptmx", "pts/ptmx"},	   {"fd", "/proc/self/fd"},	  {"stdin", "/proc/self/fd/0"},
+    {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"},
 };
 static const char *const usr_links[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32"};
 
@@ -108,8 +108,8 @@ static int attach(struct root *r, int mnt, const char *dst, enum path_kind kind)
 static int attach_fresh(int dirfd, const char *name, int mnt, enum path_kind kind)
 {
 	_cleanup_close_ int at = -1;
-	int r = kind == PATH_DIR ? mkdirat(dirfd, name, 0755)
-				 : mknodat(dirfd, name, S_IFREG | 0644, 0);
+	int r =
+	    kind == PATH_DIR ? mkdirat(dirfd, name, 0755) : mknodat(dirfd, name, S_IFREG | 0644, 0);
 
 	if (r < 0 && errno != EEXIST)
 		return -errno;
@@ -213,12 +213,12 @@ static int system_dirs(struct root *r)
 
 /* Kernel interfaces that a sandbox has no business reading or writing (Docker's list). */
 static const char *const proc_masked[] = {
-	"/proc/kcore",	   "/proc/keys",	"/proc/latency_stats", "/proc/timer_list",
-	"/proc/timer_stats", "/proc/sched_debug", "/proc/acpi",	     "/proc/asound",
-	"/proc/scsi",
+    "/proc/kcore",	"/proc/keys",	     "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+    "/proc/acpi",	"/proc/asound",	     "/proc/scsi",
 };
 static const char *const proc_readonly[] = {
-	"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs",
+    "/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs",
 };
 
 static int mask(struct root *r, const char *path)
@@ -231,14 +231,15 @@ static int mask(struct root *r, const char *path)
 	if (is_dir_fd(at))
 		mnt = new_fs("tmpfs", (const char *const[]){"size=0", NULL},
 			     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-				     MOUNT_ATTR_NOEXEC);
+				 MOUNT_ATTR_NOEXEC);
 	else
-		mnt = clone_tree(AT_FDCWD, "/dev/null", false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+		mnt =
+		    clone_tree(AT_FDCWD, "/dev/null", false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
 	if (mnt < 0)
 		return mnt;
 	return move_mount(mnt, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0
-		       ? -errno
-		       : 0;
+		   ? -errno
+		   : 0;
 }
 
 static int make_readonly(struct root *r, const char *path)
@@ -252,8 +253,8 @@ static int make_readonly(struct root *r, const char *path)
 	if (mnt < 0)
 		return mnt;
 	return move_mount(mnt, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0
-		       ? -errno
-		       : 0;
+		   ? -errno
+		   : 0;
 }
 
 /* A fresh /proc for the new pid namespace. The kernel allows it in a user namespace only while a
@@ -261,8 +262,8 @@ static int make_readonly(struct root *r, const char *path)
  * mask after. */
 static int proc_fs(struct root *r)
 {
-	_cleanup_close_ int mnt = new_fs("proc", NULL,
-					 MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	_cleanup_close_ int mnt =
+	    new_fs("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
 	int err;
 
 	if (mnt < 0 || (err = attach_fresh(r->fd, "proc", mnt, PATH_DIR)) < 0) {
@@ -295,16 +296,19 @@ static int dev_fs(struct root *r)
 		char host[32];
 
 		snprintf(host, sizeof(host), "/dev/%s", dev_nodes[i]);
-		err = bind_fresh(dev, dev_nodes[i], host, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+		err = bind_fresh(dev, dev_nodes[i], host, false,
+				 MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
 		if (err == -ENOENT && strcmp(dev_nodes[i], "null") != 0)
 			continue; /* a host without it (some containers lack /dev/tty) */
 		if (err < 0)
 			return herr_set(r->e, -err, "cannot bind %s", host);
 	}
-	pts = new_fs("devpts", (const char *const[]){"newinstance", "ptmxmode=0666", "mode=0620", NULL},
+	pts = new_fs("devpts",
+		     (const char *const[]){"newinstance", "ptmxmode=0666", "mode=0620", NULL},
 		     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
 	if (pts < 0 || (err = attach_fresh(dev, "pts", pts, PATH_DIR)) < 0)
-		return herr_set(r->e, pts < 0 ? -pts : -err, "cannot mount a new devpts at /dev/pts");
+		return herr_set(r->e, pts < 0 ? -pts : -err,
+				"cannot mount a new devpts at /dev/pts");
 	for (size_t i = 0; i < ARRAY_SIZE(dev_links); i++)
 		if (symlinkat(dev_links[i][1], dev, dev_links[i][0]) < 0)
 			return herr_set(r->e, errno, "cannot create /dev/%s", dev_links[i][0]);
@@ -352,8 +356,9 @@ static int open_sources(struct root *r, int *fds)
 				continue;
 			}
 			herr_set(r->e, err, "%s %s:%s", kind_option(m->kind), m->src, m->dst);
-			return herr_hint(r->e, err == ENOENT ? "check the source path"
-							      : "check that you may read the source");
+			return herr_hint(r->e, err == ENOENT
+						   ? "check the source path"
+						   : "check that you may read the source");
 		}
 	}
 	return 0;
@@ -400,8 +405,9 @@ static int resolv_conf(struct root *r)
 	fd = openat(r->fd, ".resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0 || write(fd, text, sizeof(text) - 1) != (ssize_t)sizeof(text) - 1)
 		return herr_set(r->e, errno, "cannot write the sandbox's /etc/resolv.conf");
-	mnt = clone_tree(r->fd, ".resolv.conf", false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-							     MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	mnt = clone_tree(r->fd, ".resolv.conf", false,
+			 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+			     MOUNT_ATTR_NOEXEC);
 	if (mnt < 0 || (err = attach(r, mnt, "/etc/resolv.conf", PATH_FILE)) < 0) {
 		herr_set(r->e, mnt < 0 ? -mnt : -err, "cannot bind /etc/resolv.conf");
 		return herr_hint(r->e, "the host's /etc/resolv.conf must be a file (not a "
@@ -492,8 +498,8 @@ static void fds_close(struct fds *f)
 
 int mounts_build_root(const struct plan *p, const struct ids *ids, struct herr *e)
 {
-	__attribute__((cleanup(fds_close))) struct fds sources = {
-		xcalloc(p->n_mounts, sizeof(int)), p->n_mounts};
+	__attribute__((cleanup(fds_close))) struct fds sources = {xcalloc(p->n_mounts, sizeof(int)),
+								  p->n_mounts};
 	__attribute__((cleanup(root_close))) struct root r = {.fd = -1, .p = p, .ids = ids, .e = e};
 	int ret;
 
@@ -545,8 +551,9 @@ void mounts_describe(const struct plan *p, const struct ids *ids, FILE *out)
 	fprintf(out, "  tmpfs      /dev              (size 64k)\n");
 	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++)
 		fprintf(out, "  dev-bind   /dev/%s\n", dev_nodes[i]);
-	fprintf(out, "  devpts     /dev/pts          (new instance)\n"
-		     "  tmpfs      /dev/shm\n  tmpfs      /tmp              (size %s)\n",
+	fprintf(out,
+		"  devpts     /dev/pts          (new instance)\n"
+		"  tmpfs      /dev/shm\n  tmpfs      /tmp              (size %s)\n",
 		TMP_SIZE);
 	if (strcmp(ids->home, "/") != 0 && !p->n_layers)
 		fprintf(out, "  tmpfs      %-17s (empty home)\n", ids->home);
@@ -557,8 +564,8 @@ void mounts_describe(const struct plan *p, const struct ids *ids, FILE *out)
 			fprintf(out, "  tmpfs      %s%s%llu\n", m->dst, m->size ? "  size " : "",
 				(unsigned long long)m->size);
 		else
-			fprintf(out, "  %-10s %s <- %s%s\n", kind_option(m->kind) + 2, m->dst, m->src,
-				m->optional ? "  (if it exists)" : "");
+			fprintf(out, "  %-10s %s <- %s%s\n", kind_option(m->kind) + 2, m->dst,
+				m->src, m->optional ? "  (if it exists)" : "");
 	}
 }
 

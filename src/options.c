@@ -204,9 +204,9 @@ static int set_tmpfs(struct plan *p, const char *opt, const char *arg, struct he
 	if (colon) {
 		*colon = 0;
 		if (parse_size(colon + 1, &size) < 0 || size == 0)
-			return herr_set(e, 0,
-					"--%s '%s': size '%s' is not a size; write it like 64M or 1G",
-					opt, arg, colon + 1);
+			return herr_set(
+			    e, 0, "--%s '%s': size '%s' is not a size; write it like 64M or 1G",
+			    opt, arg, colon + 1);
 	}
 	if (need_absolute(opt, arg, dst, e) < 0)
 		return -1;
@@ -269,8 +269,8 @@ static int set_cap_add(struct plan *p, const char *opt, const char *arg, struct 
 	for (char *c = name; *c; c++)
 		*c = (char)tolower((unsigned char)*c);
 	if (cap_from_name(name, &cap) < 0 || cap < 0 || cap > 63)
-		return herr_set(e, 0, "--%s '%s': unknown capability; see capabilities(7) for names",
-				opt, arg);
+		return herr_set(
+		    e, 0, "--%s '%s': unknown capability; see capabilities(7) for names", opt, arg);
 	p->caps_keep |= 1ULL << cap;
 	return 0;
 }
@@ -374,97 +374,91 @@ static int set_image(struct plan *p, const char *opt, const char *arg, struct he
 }
 
 static const struct option_def run_options[] = {
-	{"uid", 0, "N", "uid inside the sandbox (default: your own); your uid maps to it", set_uid},
-	{"gid", 0, "N", "gid inside the sandbox (default: your own); your gid maps to it", set_gid},
-	{"hostname", 0, "NAME", "hostname inside (default: hutch)", set_hostname},
-	{"bind", 0, "SRC[:DST]", "bind host SRC read-write at DST (default: the same path)",
-	 set_bind},
-	{"ro-bind", 0, "SRC[:DST]", "bind host SRC read-only at DST", set_ro_bind},
-	{"bind-create", 0, "SRC[:DST]", "like --bind, creating SRC (a directory) when missing",
-	 set_bind_create},
-	{"tmpfs", 0, "DST[:SIZE]", "mount a fresh tmpfs at DST, optionally limited to SIZE",
-	 set_tmpfs},
-	{"chdir", 0, "DIR", "working directory inside (default: yours if visible, else $HOME)",
-	 set_chdir},
-	{"setenv", 0, "VAR=VALUE", "set an environment variable inside", set_setenv},
-	{"unsetenv", 0, "VAR", "remove an environment variable inside", set_unsetenv},
-	{"keep-env", 0, NULL, "keep your whole environment instead of the safe set", set_keep_env},
-	{"pass-fd", 0, "N", "let file descriptor N through to the command", set_pass_fd},
-	{"cap-add", 0, "CAP", "keep capability CAP, inside the user namespace only", set_cap_add},
-	{"verbose", 'v', NULL, "say what each setup step did", set_verbose},
+    {"uid", 0, "N", "uid inside the sandbox (default: your own); your uid maps to it", set_uid},
+    {"gid", 0, "N", "gid inside the sandbox (default: your own); your gid maps to it", set_gid},
+    {"hostname", 0, "NAME", "hostname inside (default: hutch)", set_hostname},
+    {"bind", 0, "SRC[:DST]", "bind host SRC read-write at DST (default: the same path)", set_bind},
+    {"ro-bind", 0, "SRC[:DST]", "bind host SRC read-only at DST", set_ro_bind},
+    {"bind-create", 0, "SRC[:DST]", "like --bind, creating SRC (a directory) when missing",
+     set_bind_create},
+    {"tmpfs", 0, "DST[:SIZE]", "mount a fresh tmpfs at DST, optionally limited to SIZE", set_tmpfs},
+    {"chdir", 0, "DIR", "working directory inside (default: yours if visible, else $HOME)",
+     set_chdir},
+    {"setenv", 0, "VAR=VALUE", "set an environment variable inside", set_setenv},
+    {"unsetenv", 0, "VAR", "remove an environment variable inside", set_unsetenv},
+    {"keep-env", 0, NULL, "keep your whole environment instead of the safe set", set_keep_env},
+    {"pass-fd", 0, "N", "let file descriptor N through to the command", set_pass_fd},
+    {"cap-add", 0, "CAP", "keep capability CAP, inside the user namespace only", set_cap_add},
+    {"verbose", 'v', NULL, "say what each setup step did", set_verbose},
 
-	/* ---- seccomp and Landlock (issue 3) ---- */
-	{"seccomp", 0, "NAME|FILE|none",
-	 "seccomp profile: default, strict, none, or a file (text or .json); see hutch-seccomp(5)",
-	 set_seccomp},
+    /* ---- seccomp and Landlock (issue 3) ---- */
+    {"seccomp", 0, "NAME|FILE|none",
+     "seccomp profile: default, strict, none, or a file (text or .json); see hutch-seccomp(5)",
+     set_seccomp},
 
-	/* ---- networking (issue 4) ---- */
-	{"net", 0, "MODE", "none (loopback only, default), slirp (user-mode network) or host",
-	 set_net},
-	{"share-net", 0, NULL, "the same as --net host (kept for compatibility)",
-	 set_share_net_alias},
-	{"dns", 0, "ADDR[:PORT]", "--net slirp: resolver behind 10.0.2.3 (default: the host's)",
-	 set_dns},
-	{"publish", 'p', "[ADDR:]HP:P[/udp]",
-	 "--net slirp: forward host ADDR:HPORT (default 127.0.0.1) to PORT inside", set_publish},
-	{"allow-host-loopback", 0, NULL, "--net slirp: let 10.0.2.2 reach the host's 127.0.0.1",
-	 set_allow_host_loopback},
-	{"allow-net", 0, "RULE",
-	 "--net slirp: allow only CIDR[:PORT] or HOSTNAME[:PORT] outbound (repeatable)",
-	 set_allow_net},
+    /* ---- networking (issue 4) ---- */
+    {"net", 0, "MODE", "none (loopback only, default), slirp (user-mode network) or host", set_net},
+    {"share-net", 0, NULL, "the same as --net host (kept for compatibility)", set_share_net_alias},
+    {"dns", 0, "ADDR[:PORT]", "--net slirp: resolver behind 10.0.2.3 (default: the host's)",
+     set_dns},
+    {"publish", 'p', "[ADDR:]HP:P[/udp]",
+     "--net slirp: forward host ADDR:HPORT (default 127.0.0.1) to PORT inside", set_publish},
+    {"allow-host-loopback", 0, NULL, "--net slirp: let 10.0.2.2 reach the host's 127.0.0.1",
+     set_allow_host_loopback},
+    {"allow-net", 0, "RULE",
+     "--net slirp: allow only CIDR[:PORT] or HOSTNAME[:PORT] outbound (repeatable)", set_allow_net},
 
-	/* ---- cgroups, limits, timeout, report (issue 5) ---- */
-	{"memory", 0, "SIZE", "limit memory (64M, 1G): the sandbox is OOM-killed above it",
-	 limits_set_memory},
-	{"memory-swap", 0, "SIZE", "limit memory plus swap (at least --memory)",
-	 limits_set_memory_swap},
-	{"pids", 0, "N", "limit the number of processes and threads", limits_set_pids},
-	{"cpus", 0, "N.N", "limit CPU time to N.N CPUs' worth (a quota)", limits_set_cpus},
-	{"cpu-weight", 0, "N", "CPU share against siblings, 1-10000 (default 100)",
-	 limits_set_cpu_weight},
-	{"io-weight", 0, "N", "block I/O share against siblings, 1-10000 (default 100)",
-	 limits_set_io_weight},
-	{"timeout", 0, "DURATION", "SIGTERM after DURATION (30s, 500ms, 2m), kill all 2s later",
-	 limits_set_timeout},
-	{"rlimit", 0, "NAME=SOFT[:HARD]", "set an rlimit (nofile, nproc, fsize, core, cpu, as...)",
-	 limits_set_rlimit},
-	{"report", 0, "FILE|-", "write a JSON run report to FILE (- for stderr) at the end",
-	 limits_set_report},
-	{"cgroup-parent", 0, "PATH", "create the sandbox's cgroup under PATH (a cgroup path)",
-	 limits_set_cgroup_parent},
+    /* ---- cgroups, limits, timeout, report (issue 5) ---- */
+    {"memory", 0, "SIZE", "limit memory (64M, 1G): the sandbox is OOM-killed above it",
+     limits_set_memory},
+    {"memory-swap", 0, "SIZE", "limit memory plus swap (at least --memory)",
+     limits_set_memory_swap},
+    {"pids", 0, "N", "limit the number of processes and threads", limits_set_pids},
+    {"cpus", 0, "N.N", "limit CPU time to N.N CPUs' worth (a quota)", limits_set_cpus},
+    {"cpu-weight", 0, "N", "CPU share against siblings, 1-10000 (default 100)",
+     limits_set_cpu_weight},
+    {"io-weight", 0, "N", "block I/O share against siblings, 1-10000 (default 100)",
+     limits_set_io_weight},
+    {"timeout", 0, "DURATION", "SIGTERM after DURATION (30s, 500ms, 2m), kill all 2s later",
+     limits_set_timeout},
+    {"rlimit", 0, "NAME=SOFT[:HARD]", "set an rlimit (nofile, nproc, fsize, core, cpu, as...)",
+     limits_set_rlimit},
+    {"report", 0, "FILE|-", "write a JSON run report to FILE (- for stderr) at the end",
+     limits_set_report},
+    {"cgroup-parent", 0, "PATH", "create the sandbox's cgroup under PATH (a cgroup path)",
+     limits_set_cgroup_parent},
 
-	/* ---- images and overlays (issue 7) ---- */
-	{"rootfs", 0, "DIR", "use DIR as the root, read-only, under a throw-away writable layer",
-	 set_rootfs},
-	{"persist", 0, "DIR", "keep the root's writable layer in DIR (with --rootfs or --image)",
-	 set_persist},
-	{"overlay", 0, "PATH", "give host directory PATH a writable layer thrown away at exit",
-	 set_overlay},
-	{"overlay-driver", 0, "DRIVER", "kernel, fuse or auto (default): the overlay driver to use",
-	 set_overlay_driver},
-	{"image", 0, "IMAGE", "run from an imported image (see 'hutch image'); COMMAND is optional",
-	 set_image},
+    /* ---- images and overlays (issue 7) ---- */
+    {"rootfs", 0, "DIR", "use DIR as the root, read-only, under a throw-away writable layer",
+     set_rootfs},
+    {"persist", 0, "DIR", "keep the root's writable layer in DIR (with --rootfs or --image)",
+     set_persist},
+    {"overlay", 0, "PATH", "give host directory PATH a writable layer thrown away at exit",
+     set_overlay},
+    {"overlay-driver", 0, "DRIVER", "kernel, fuse or auto (default): the overlay driver to use",
+     set_overlay_driver},
+    {"image", 0, "IMAGE", "run from an imported image (see 'hutch image'); COMMAND is optional",
+     set_image},
 
-	/* ---- policies (issue 6) ---- */
-	{"policy", 0, "NAME|PATH", "apply a policy file first (repeatable); see hutch-policy(5)",
-	 set_policy, OPT_FIRST | OPT_CLI_ONLY},
-	{"dry-run", 0, NULL, "print the plan (namespaces, ids, mounts...) and run nothing",
-	 set_dry_run, OPT_CLI_ONLY},
-	{"bind-try", 0, "SRC[:DST]", "like --bind, skipped when SRC does not exist", set_bind_try,
-	 0},
-	{"ro-bind-try", 0, "SRC[:DST]", "like --ro-bind, skipped when SRC does not exist",
-	 set_ro_bind_try, 0},
-	{"dev-bind", 0, "SRC[:DST]", "bind SRC read-write with its device nodes usable (/dev/dri)",
-	 set_dev_bind, 0},
-	{"dev-bind-try", 0, "SRC[:DST]", "like --dev-bind, skipped when SRC does not exist",
-	 set_dev_bind_try, 0},
-	{"display", 0, NULL, "give the Wayland socket, or else the X11 one of $DISPLAY",
-	 set_display, 0},
-	{"audio", 0, NULL, "give the PipeWire and PulseAudio sockets that exist", set_audio, 0},
-	{"dbus-talk", 0, "NAME", "session bus through xdg-dbus-proxy, talking to NAME only (repeatable)",
-	 set_dbus_talk, 0},
+    /* ---- policies (issue 6) ---- */
+    {"policy", 0, "NAME|PATH", "apply a policy file first (repeatable); see hutch-policy(5)",
+     set_policy, OPT_FIRST | OPT_CLI_ONLY},
+    {"dry-run", 0, NULL, "print the plan (namespaces, ids, mounts...) and run nothing", set_dry_run,
+     OPT_CLI_ONLY},
+    {"bind-try", 0, "SRC[:DST]", "like --bind, skipped when SRC does not exist", set_bind_try, 0},
+    {"ro-bind-try", 0, "SRC[:DST]", "like --ro-bind, skipped when SRC does not exist",
+     set_ro_bind_try, 0},
+    {"dev-bind", 0, "SRC[:DST]", "bind SRC read-write with its device nodes usable (/dev/dri)",
+     set_dev_bind, 0},
+    {"dev-bind-try", 0, "SRC[:DST]", "like --dev-bind, skipped when SRC does not exist",
+     set_dev_bind_try, 0},
+    {"display", 0, NULL, "give the Wayland socket, or else the X11 one of $DISPLAY", set_display,
+     0},
+    {"audio", 0, NULL, "give the PipeWire and PulseAudio sockets that exist", set_audio, 0},
+    {"dbus-talk", 0, "NAME",
+     "session bus through xdg-dbus-proxy, talking to NAME only (repeatable)", set_dbus_talk, 0},
 
-	{"help", 'h', NULL, "show this help", NULL, OPT_CLI_ONLY},
+    {"help", 'h', NULL, "show this help", NULL, OPT_CLI_ONLY},
 };
 
 /* Levenshtein distance, to suggest the option the user probably meant. */
@@ -522,7 +516,8 @@ const struct option_def *options_table(size_t *n)
 static const struct option_def *find_long(const char *name, size_t len)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(run_options); i++)
-		if (strlen(run_options[i].name) == len && strncmp(run_options[i].name, name, len) == 0)
+		if (strlen(run_options[i].name) == len &&
+		    strncmp(run_options[i].name, name, len) == 0)
 			return &run_options[i];
 	return NULL;
 }
@@ -540,8 +535,7 @@ static const struct option_def *find_short(char c)
 	return NULL;
 }
 
-int options_apply(struct plan *p, const struct option_def *o, const char *value,
-		  struct herr *e)
+int options_apply(struct plan *p, const struct option_def *o, const char *value, struct herr *e)
 {
 	if (o->arg && !value)
 		return herr_set(e, 0, "option '--%s' needs an argument %s", o->name, o->arg);
@@ -609,7 +603,8 @@ static enum parse_result walk(struct plan *p, int argc, char **argv, int *cmd_in
 			return PARSE_HELP;
 		if (o->arg && !value) {
 			if (i >= argc) {
-				herr_set(e, 0, "option '--%s' needs an argument %s", o->name, o->arg);
+				herr_set(e, 0, "option '--%s' needs an argument %s", o->name,
+					 o->arg);
 				return PARSE_ERROR;
 			}
 			value = argv[i++];

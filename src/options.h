@@ -8,12 +8,12 @@
 /* One row of the option table. Policy files use the same rows: a setting is a long option
  * without its dashes. */
 struct option_def {
-	const char *name;    /* long name without dashes */
-	char short_name;     /* 0: none */
-	const char *arg;     /* argument placeholder for --help; NULL: a flag */
+	const char *name; /* long name without dashes */
+	char short_name;  /* 0: none */
+	const char *arg;  /* argument placeholder for --help; NULL: a flag */
 	const char *help;
 	int (*set)(struct plan *p, const char *opt, const char *arg, struct herr *e);
-	unsigned flags;      /* OPT_* */
+	unsigned flags; /* OPT_* */
 };
 
 enum {
@@ -22,8 +22,7 @@ enum {
 };
 
 /* Apply one option to the plan: checks that a value is there exactly when one is needed. */
-int options_apply(struct plan *p, const struct option_def *o, const char *value,
-		  struct herr *e);
+int options_apply(struct plan *p, const struct option_def *o, const char *value, struct herr *e);
 
 /* The table, for --help, policy files, completion and the man-page test. */
 const struct option_def *options_table(size_t *n);

@@ -15,8 +15,8 @@ int path_open(int rootfd, const char *path, int flags)
 	/* RESOLVE_IN_ROOT treats rootfd as "/" for absolute symlinks and clamps "..";
 	 * RESOLVE_NO_MAGICLINKS refuses /proc/self/fd-style jumps to anywhere. */
 	struct open_how how = {
-		.flags = (unsigned)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	    .flags = (unsigned)(flags | O_CLOEXEC),
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
 	const char *rel = path;
 	long fd;

@@ -9,9 +9,9 @@
 #include <sys/types.h>
 
 enum mount_kind {
-	MOUNT_BIND,    /* --bind SRC[:DST] */
-	MOUNT_RO_BIND, /* --ro-bind SRC[:DST] */
-	MOUNT_TMPFS,   /* --tmpfs DST[:SIZE] */
+	MOUNT_BIND,	/* --bind SRC[:DST] */
+	MOUNT_RO_BIND,	/* --ro-bind SRC[:DST] */
+	MOUNT_TMPFS,	/* --tmpfs DST[:SIZE] */
 	MOUNT_DEV_BIND, /* --dev-bind SRC[:DST]: device nodes stay usable (no nodev) */
 };
 
@@ -47,7 +47,7 @@ struct env_req {
 
 /* --rlimit NAME=SOFT[:HARD] */
 struct rlimit_req {
-	int resource; /* RLIMIT_* */
+	int resource;	     /* RLIMIT_* */
 	uint64_t soft, hard; /* RLIM_INFINITY for unlimited */
 };
 
@@ -94,16 +94,16 @@ struct plan {
 	size_t n_allow;
 
 	/* ---- cgroups, limits, timeout, report (issue 5) ---- */
-	uint64_t memory;      /* bytes; 0: no limit */
-	uint64_t memory_swap; /* memory + swap, bytes; 0: no limit */
-	uint64_t pids;        /* 0: no limit */
+	uint64_t memory;       /* bytes; 0: no limit */
+	uint64_t memory_swap;  /* memory + swap, bytes; 0: no limit */
+	uint64_t pids;	       /* 0: no limit */
 	uint64_t cpu_quota_us; /* per CPU_PERIOD_US; 0: no limit */
-	uint64_t cpu_weight;  /* 1..10000 (cgroup v2's scale); 0: unset */
-	uint64_t io_weight;   /* 1..10000; 0: unset */
-	uint64_t timeout_ms;  /* wall clock; 0: none */
+	uint64_t cpu_weight;   /* 1..10000 (cgroup v2's scale); 0: unset */
+	uint64_t io_weight;    /* 1..10000; 0: unset */
+	uint64_t timeout_ms;   /* wall clock; 0: none */
 	struct rlimit_req *rlimits;
 	size_t n_rlimits;
-	char *report;        /* --report FILE, "-" for stderr; NULL: none */
+	char *report;	     /* --report FILE, "-" for stderr; NULL: none */
 	char *cgroup_parent; /* --cgroup-parent: a cgroup path in every hierarchy */
 
 	/* ---- images and overlays (issue 7) ---- */
@@ -120,19 +120,19 @@ struct plan {
 		OVERLAY_KERNEL, /* --overlay-driver kernel */
 		OVERLAY_FUSE,	/* --overlay-driver fuse */
 	} overlay_driver;
-	char *image; /* --image NAME; image_apply() turns it into layers, argv, env, ids */
-	bool image_user;	/* become image_uid/gid inside before exec (the image's User) */
+	char *image;	 /* --image NAME; image_apply() turns it into layers, argv, env, ids */
+	bool image_user; /* become image_uid/gid inside before exec (the image's User) */
 	uid_t image_uid;
 	gid_t image_gid;
 	char **image_argv; /* the command built from the image's Entrypoint and Cmd (owned) */
 	size_t n_image_argv;
 
 	/* ---- policies (issue 6) ---- */
-	bool dry_run; /* print the plan, run nothing */
-	char *app;    /* $APP in policies: the command's basename; NULL when there is none */
-	bool display; /* --display: the Wayland or X11 socket (desktop_apply() resolves it) */
-	bool audio;   /* --audio: the PipeWire and PulseAudio sockets, those that exist */
-	char **dbus_talk;    /* --dbus-talk NAME: the names the proxy lets the sandbox talk to */
+	bool dry_run;	  /* print the plan, run nothing */
+	char *app;	  /* $APP in policies: the command's basename; NULL when there is none */
+	bool display;	  /* --display: the Wayland or X11 socket (desktop_apply() resolves it) */
+	bool audio;	  /* --audio: the PipeWire and PulseAudio sockets, those that exist */
+	char **dbus_talk; /* --dbus-talk NAME: the names the proxy lets the sandbox talk to */
 	size_t n_dbus_talk;
 	char *dbus_upstream; /* set by desktop_apply(): the session bus the proxy serves */
 	char *dbus_dir;	     /* ...and the host directory of its socket; NULL: no proxy */
@@ -143,7 +143,7 @@ struct plan {
 	 * (these are never stdin). */
 	int oci_start_fd;
 	int oci_created_fd;
-	char *oci_netns; /* linux.namespaces network path: join it (engines made it) */
+	char *oci_netns;	  /* linux.namespaces network path: join it (engines made it) */
 	bool oci_terminal;	  /* process.terminal: a pty for the command, always */
 	char *oci_console_socket; /* --console-socket: the pty master goes there, not relayed */
 };

@@ -117,12 +117,14 @@ static int find_policy(const char *name, const char *base, struct source *src, s
 		return load_file(path, src, e);
 	}
 	if (!valid_name(name))
-		return herr_set(e, 0, "policy '%s': a name has letters, digits, '_', '.' and '-' "
-				      "(or give a path with a '/')",
+		return herr_set(e, 0,
+				"policy '%s': a name has letters, digits, '_', '.' and '-' "
+				"(or give a path with a '/')",
 				name);
 	n = search_dirs(dirs);
 	for (int i = 0; i < n; i++) {
-		if (snprintf(path, sizeof(path), "%s/%s.policy", dirs[i], name) >= (int)sizeof(path))
+		if (snprintf(path, sizeof(path), "%s/%s.policy", dirs[i], name) >=
+		    (int)sizeof(path))
 			continue;
 		if (access(path, F_OK) == 0)
 			return load_file(path, src, e);
@@ -135,7 +137,8 @@ static int find_policy(const char *name, const char *base, struct source *src, s
 			return 0;
 		}
 	}
-	herr_set(e, 0, "no policy named '%s' (looked in %s, /etc/hutch/policy and the built-in ones)",
+	herr_set(e, 0,
+		 "no policy named '%s' (looked in %s, /etc/hutch/policy and the built-in ones)",
 		 name, n > 1 ? dirs[0] : "~/.config/hutch/policy");
 	return herr_hint(e, "'hutch policy list' shows them");
 }
@@ -170,7 +173,8 @@ static const char *variable(const struct plan *p, const char *name, char *buf, s
 		snprintf(buf, size, "%s/.cache", getenv("HOME"));
 		return buf;
 	}
-	if (strcmp(name, "HOME") && strcmp(name, "XDG_RUNTIME_DIR") && strcmp(name, "XDG_CACHE_HOME")) {
+	if (strcmp(name, "HOME") && strcmp(name, "XDG_RUNTIME_DIR") &&
+	    strcmp(name, "XDG_CACHE_HOME")) {
 		herr_set(e, 0, "unknown variable '$%s'", name);
 		herr_hint(e, "policies know $HOME $PWD $PROJECT $APP $UID $GID $XDG_RUNTIME_DIR "
 			     "$XDG_CACHE_HOME");
@@ -276,19 +280,23 @@ static int setting(struct walk *w, const struct source *src, char *line, struct 
 	}
 	o = options_find(line);
 	if (strcmp(line, "policy") == 0)
-		return herr_set(e, 0, "a policy includes another with 'include NAME', not 'policy'");
+		return herr_set(e, 0,
+				"a policy includes another with 'include NAME', not 'policy'");
 	if (!o || (o->flags & OPT_CLI_ONLY)) {
 		hint = options_suggest(line);
 		if (hint && !(options_find(hint)->flags & OPT_CLI_ONLY))
-			return herr_set(e, 0, "unknown setting '%s' (did you mean '%s'?)", line, hint);
-		return herr_set(e, 0, "unknown setting '%s' (a setting is a long option of 'hutch "
-				      "run' without its dashes)",
+			return herr_set(e, 0, "unknown setting '%s' (did you mean '%s'?)", line,
+					hint);
+		return herr_set(e, 0,
+				"unknown setting '%s' (a setting is a long option of 'hutch "
+				"run' without its dashes)",
 				line);
 	}
 	if (options_apply(w->p, o, expanded, e) < 0)
 		return -1;
 	if (w->show)
-		fprintf(w->show, "%s%s%s\n", o->name, expanded ? " " : "", expanded ? expanded : "");
+		fprintf(w->show, "%s%s%s\n", o->name, expanded ? " " : "",
+			expanded ? expanded : "");
 	return 0;
 }
 
@@ -316,7 +324,8 @@ static int walk_source(struct walk *w, const struct source *src, struct herr *e)
 
 			memcpy(inner, e->msg, sizeof(inner));
 			/* (a message cut at sizeof(e->msg) still says where and what) */
-			if (snprintf(e->msg, sizeof(e->msg), "%s:%d: %s", src->label, lineno, inner) < 0)
+			if (snprintf(e->msg, sizeof(e->msg), "%s:%d: %s", src->label, lineno,
+				     inner) < 0)
 				e->msg[0] = 0;
 			w->located = true;
 		}

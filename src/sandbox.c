@@ -111,8 +111,8 @@ static int open_terminal(const struct sandbox *sb, int *master, struct herr *e)
 	return sb->tty.use_pty && *master < 0 ? -1 : 0;
 }
 
-static int start_command(const struct sandbox *sb, int tap, int master, pid_t *pid,
-			 int *ready, struct herr *e)
+static int start_command(const struct sandbox *sb, int tap, int master, pid_t *pid, int *ready,
+			 struct herr *e)
 {
 	int fds[2], n = 0, gate[2];
 
@@ -153,17 +153,17 @@ static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 	int master = -1, tap = -1, ready = -1;
 	pid_t command = -1;
 
-	if (await_maps(sb, e) < 0 ||                  /* user namespace: ids mapped */
-	    open_tap(sb, &tap, e) < 0 ||               /* --net slirp, own net namespace */
+	if (await_maps(sb, e) < 0 ||		      /* user namespace: ids mapped */
+	    open_tap(sb, &tap, e) < 0 ||	      /* --net slirp, own net namespace */
 	    mounts_build_root(p, &sb->ids, e) < 0 ||  /* mount namespace: private root */
-	    cgroup_moved(sb, e) < 0 ||                 /* the monitor moved us (v1 cgroups) */
-	    cgroup_enter_namespace(&sb->cg, e) < 0 ||  /* cgroup namespace, at our own cgroup */
-	    cgroup_mount_view(&sb->cg, e) < 0 ||       /* /sys/fs/cgroup: our subtree, read-only */
-	    set_hostname(p, e) < 0 ||                  /* uts namespace */
-	    network(sb, tap, e) < 0 ||                 /* net namespace */
-	    time_namespace(p->verbose, e) < 0 ||       /* time namespace */
-	    open_terminal(sb, &master, e) < 0 ||       /* our own pty */
-	    limits_apply_rlimits(p, e) < 0 ||          /* --rlimit, inherited by the command */
+	    cgroup_moved(sb, e) < 0 ||		      /* the monitor moved us (v1 cgroups) */
+	    cgroup_enter_namespace(&sb->cg, e) < 0 || /* cgroup namespace, at our own cgroup */
+	    cgroup_mount_view(&sb->cg, e) < 0 ||      /* /sys/fs/cgroup: our subtree, read-only */
+	    set_hostname(p, e) < 0 ||		      /* uts namespace */
+	    network(sb, tap, e) < 0 ||		      /* net namespace */
+	    time_namespace(p->verbose, e) < 0 ||      /* time namespace */
+	    open_terminal(sb, &master, e) < 0 ||      /* our own pty */
+	    limits_apply_rlimits(p, e) < 0 ||	      /* --rlimit, inherited by the command */
 	    start_command(sb, tap, master, &command, &ready, e) < 0) /* caps, nnp, exec */
 		return -1;
 	init_supervise(command, ready);
@@ -207,8 +207,9 @@ static int prepare_network(struct sandbox *sb, struct herr *e)
 
 	if (!p->slirp) {
 		if (p->n_publish || p->n_allow || p->allow_host_loopback || p->dns.ss_family) {
-			herr_set(e, 0, "--publish, --allow-net, --allow-host-loopback and --dns "
-				       "need the user-mode network");
+			herr_set(e, 0,
+				 "--publish, --allow-net, --allow-host-loopback and --dns "
+				 "need the user-mode network");
 			return herr_hint(e, "add --net slirp");
 		}
 		return 0;
@@ -227,7 +228,8 @@ static bool use_keeper_netns(const struct sandbox *sb)
 
 	if (sb->plan->oci_netns) /* the engine's, whatever the capabilities (issue 8) */
 		return true;
-	return !sb->plan->share_net && sb->ids.keeper_netns >= 0 && !(sb->plan->caps_keep & net_caps);
+	return !sb->plan->share_net && sb->ids.keeper_netns >= 0 &&
+	       !(sb->plan->caps_keep & net_caps);
 }
 
 struct born {
@@ -394,7 +396,8 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 	if (user_write_maps(sb->pid, &sb->ids, e) < 0)
 		return -1;
 	hutch_say(p->verbose, "user namespace: %zu uid extents, %zu gid extents%s",
-		  sb->ids.uidmap.n, sb->ids.gidmap.n, sb->ids.subids ? ", nested in the keeper's" : " (own ids only)");
+		  sb->ids.uidmap.n, sb->ids.gidmap.n,
+		  sb->ids.subids ? ", nested in the keeper's" : " (own ids only)");
 	if (channel_send(sb->sock[0], MSG_GO, NULL, -1) < 0)
 		return herr_set(e, errno, "cannot reach the sandbox's init");
 	if (cgroup_attach(&sb->cg, sb->pid, sb->sock[0], e) < 0) /* v1, while the init mounts */
@@ -451,13 +454,13 @@ static int finish(struct sandbox *sb, int status, const struct timespec *t0, str
 int sandbox_run(const struct plan *p, struct herr *e)
 {
 	struct sandbox sb = {
-		.plan = p,
-		.ids = {.keeper_netns = -1},
-		.sock = {-1, -1},
-		.pid = -1,
-		.pidfd = -1,
-		.tap = -1,
-		.dbus = DBUS_PROXY_INIT,
+	    .plan = p,
+	    .ids = {.keeper_netns = -1},
+	    .sock = {-1, -1},
+	    .pid = -1,
+	    .pidfd = -1,
+	    .tap = -1,
+	    .dbus = DBUS_PROXY_INIT,
 	};
 	int master = -1, status;
 	struct timespec t0;

@@ -15,15 +15,15 @@ struct sandbox {
 	struct ids ids;
 	char **envp; /* the command's environment */
 	struct tty_plan tty;
-	char *cwd; /* the caller's working directory, tried inside */
+	char *cwd;   /* the caller's working directory, tried inside */
 	int sock[2]; /* [0] the monitor's end, [1] the init's */
 	pid_t pid;   /* the init, as seen from outside */
 	int pidfd;
-	bool net_ready; /* the init was born in the keeper's fresh network namespace */
-	struct cgroup cg; /* the sandbox's own cgroup (issue 5), when the plan wants one */
-	bool timed_out;   /* --timeout fired */
-	int tap;		/* --net slirp: the monitor's /dev/net/tun fd (tap0 inside), or -1 */
-	struct netstack *net;	/* --net slirp: libslirp and the egress policy (src/slirp.h) */
+	bool net_ready;	      /* the init was born in the keeper's fresh network namespace */
+	struct cgroup cg;     /* the sandbox's own cgroup (issue 5), when the plan wants one */
+	bool timed_out;	      /* --timeout fired */
+	int tap;	      /* --net slirp: the monitor's /dev/net/tun fd (tap0 inside), or -1 */
+	struct netstack *net; /* --net slirp: libslirp and the egress policy (src/slirp.h) */
 	struct dbus_proxy dbus; /* --dbus-talk: xdg-dbus-proxy (src/dbus.h) */
 };
 

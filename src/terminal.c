@@ -47,7 +47,8 @@ int terminal_attach(const struct tty_plan *t, int master, struct herr *e)
 	if (slave < 0)
 		return herr_set(e, errno, "cannot open the pseudo-terminal's slave");
 	if (ioctl(slave, TIOCSCTTY, 0) < 0)
-		return herr_set(e, errno, "cannot make the pseudo-terminal the controlling terminal");
+		return herr_set(e, errno,
+				"cannot make the pseudo-terminal the controlling terminal");
 	if (dup2(slave, STDIN_FILENO) < 0 || (t->slave_out && dup2(slave, STDOUT_FILENO) < 0) ||
 	    (t->slave_err && dup2(slave, STDERR_FILENO) < 0))
 		return herr_set(e, errno, "dup2");

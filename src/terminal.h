@@ -10,11 +10,11 @@
 #include "errors.h"
 
 struct tty_plan {
-	bool use_pty;	       /* stdin is a terminal */
-	bool slave_out;	       /* stdout is a terminal: the command's fd 1 is the pty too */
-	bool slave_err;	       /* likewise fd 2 */
+	bool use_pty;	/* stdin is a terminal */
+	bool slave_out; /* stdout is a terminal: the command's fd 1 is the pty too */
+	bool slave_err; /* likewise fd 2 */
 	bool have_size;
-	struct winsize size;   /* the caller's window size at start */
+	struct winsize size; /* the caller's window size at start */
 };
 
 void terminal_probe(struct tty_plan *t);

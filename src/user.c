@@ -55,8 +55,8 @@ static void identity_map(struct idmap *m, unsigned long own, const struct subid_
 	m->ext[0] = (struct idmap_extent){own, own, 1};
 	m->n = 1;
 	for (size_t i = 0; i < n_ranges && m->n < IDMAP_MAX; i++)
-		m->ext[m->n++] = (struct idmap_extent){ranges[i].start, ranges[i].start,
-							ranges[i].count};
+		m->ext[m->n++] =
+		    (struct idmap_extent){ranges[i].start, ranges[i].start, ranges[i].count};
 }
 
 static void single_map(struct idmap *m, unsigned long inside, unsigned long outside)
@@ -168,16 +168,18 @@ static int start_keeper(struct ids *ids, struct herr *e)
 	int nu, ng, fd;
 
 	if (lookup_ranges(user_name(ids), &ur, &nu, &gr, &ng) < 0 || nu <= 0 || ng <= 0) {
-		why = xasprintf("user %s has no subordinate id range in /etc/subuid and /etc/subgid "
-				"(get one: sudo usermod --add-subuids 100000-165535 --add-subgids "
-				"100000-165535 %s; the full range also needs the package uidmap)",
-				ids->user, ids->user);
+		why =
+		    xasprintf("user %s has no subordinate id range in /etc/subuid and /etc/subgid "
+			      "(get one: sudo usermod --add-subuids 100000-165535 --add-subgids "
+			      "100000-165535 %s; the full range also needs the package uidmap)",
+			      ids->user, ids->user);
 	} else {
 		ids->newuidmap = find_on_path("newuidmap");
 		ids->newgidmap = find_on_path("newgidmap");
 		if (!ids->newuidmap || !ids->newgidmap)
-			why = xstrdup("newuidmap/newgidmap not found (install the package uidmap for "
-				      "your full subordinate range)");
+			why =
+			    xstrdup("newuidmap/newgidmap not found (install the package uidmap for "
+				    "your full subordinate range)");
 	}
 	if (why) {
 		free(ur);
@@ -339,8 +341,9 @@ static int helper_finish(struct helper *h, struct herr *e)
 		return 0;
 	out[strcspn(out, "\n")] = 0;
 	herr_set(e, 0, "%s refused the id map: %s", h->prog, out[0] ? out : "no reason given");
-	return herr_hint(e, "check your ranges in /etc/subuid and /etc/subgid, and that %s is "
-			    "installed setuid root (package uidmap)",
+	return herr_hint(e,
+			 "check your ranges in /etc/subuid and /etc/subgid, and that %s is "
+			 "installed setuid root (package uidmap)",
 			 h->prog);
 }
 
@@ -422,9 +425,10 @@ int user_explain_clone_failure(int err, struct herr *e)
 {
 	herr_set(e, err, "cannot create the sandbox's user namespace");
 	if (read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == 1)
-		return herr_hint(e, "AppArmor restricts unprivileged user namespaces (Ubuntu 24.04): "
-				    "sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0, or "
-				    "give hutch an AppArmor profile with 'userns,'");
+		return herr_hint(e,
+				 "AppArmor restricts unprivileged user namespaces (Ubuntu 24.04): "
+				 "sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0, or "
+				 "give hutch an AppArmor profile with 'userns,'");
 	if (read_sysctl("/proc/sys/kernel/unprivileged_userns_clone") == 0)
 		return herr_hint(e, "unprivileged user namespaces are disabled: sudo sysctl "
 				    "kernel.unprivileged_userns_clone=1");
@@ -434,5 +438,6 @@ int user_explain_clone_failure(int err, struct herr *e)
 	if (err == ENOSPC || err == EUSERS)
 		return herr_hint(e, "the limit user.max_user_namespaces is reached; raise it with "
 				    "sysctl or end other sandboxes");
-	return herr_hint(e, "check that unprivileged user namespaces are allowed (unshare -Ur true)");
+	return herr_hint(e,
+			 "check that unprivileged user namespaces are allowed (unshare -Ur true)");
 }

@@ -29,7 +29,7 @@ struct ids {
 	 * monitor has joined; false: only the caller's own ids */
 	bool subids;
 	char *newuidmap, *newgidmap; /* their paths, when a keeper must be made */
-	int keeper_netns;            /* a fresh network namespace from the keeper, or -1 */
+	int keeper_netns;	     /* a fresh network namespace from the keeper, or -1 */
 	struct idmap uidmap, gidmap; /* the sandbox's maps, in the monitor's namespace's ids */
 };
 

@@ -107,13 +107,13 @@ int main(void)
 	write_policy("loop.policy", "include ./case.policy\n");
 	expect(&r, "include cycle", "include ./loop.policy\n", "include cycle", NULL, NULL);
 	expect(&r, "include without a name", "include\n", "case.policy:1:", "include needs", NULL);
-	expect(&r, "include of a missing file", "include ./none.policy\n", "case.policy:1:",
-	       "none.policy", NULL);
+	expect(&r, "include of a missing file", "include ./none.policy\n",
+	       "case.policy:1:", "none.policy", NULL);
 	expect(&r, "include of a bad name", "include no$$pe\n", "case.policy:1:", "a name has",
 	       NULL);
 
-	expect(&r, "unknown setting, with a suggestion", "\nhostnam x\n", "case.policy:2:",
-	       "did you mean 'hostname'", NULL);
+	expect(&r, "unknown setting, with a suggestion", "\nhostnam x\n",
+	       "case.policy:2:", "did you mean 'hostname'", NULL);
 	expect(&r, "unknown setting, no close match", "zzzzzz 1\n", "unknown setting 'zzzzzz'",
 	       NULL, NULL);
 	expect(&r, "command-line-only: help", "help\n", "unknown setting 'help'", NULL, NULL);
@@ -127,8 +127,8 @@ int main(void)
 	expect(&r, "unset variable", "setenv A=$XDG_RUNTIME_DIR\n", "is not set", NULL, NULL);
 	expect(&r, "flag with a value", "keep-env yes\n", "takes no argument", NULL, NULL);
 	expect(&r, "setting without its value", "hostname\n", "needs an argument", NULL, NULL);
-	expect(&r, "a bad value names file and line", "\n\ntmpfs /x:huge\n", "case.policy:3:",
-	       "not a size", NULL);
+	expect(&r, "a bad value names file and line", "\n\ntmpfs /x:huge\n",
+	       "case.policy:3:", "not a size", NULL);
 	expect(&r, "a bad value: relative destination", "bind /a:rel\n", "absolute", NULL, NULL);
 
 	expect(&r, "$APP without a command", "setenv A=$APP\n", "$APP: no command", NULL, NULL);
@@ -140,7 +140,7 @@ int main(void)
 		p.app = strdup("xlogo");
 		check(&r, "$APP is the plan's command name",
 		      policy_apply(&p, path, &e) == 0 && p.n_mounts == 1 &&
-			      strcmp(p.mounts[0].src, "/home/tester/homes/xlogo") == 0,
+			  strcmp(p.mounts[0].src, "/home/tester/homes/xlogo") == 0,
 		      e.msg);
 		plan_free(&p);
 	}
@@ -148,18 +148,18 @@ int main(void)
 	       "ro-bind-try /a\nbind /b\ndev-bind-try /dev/dri\n", NULL, NULL, &p);
 	check(&r, "  ...optional flags",
 	      p.n_mounts == 3 && p.mounts[0].optional && !p.mounts[1].optional &&
-		      p.mounts[2].optional && p.mounts[2].kind == MOUNT_DEV_BIND,
+		  p.mounts[2].optional && p.mounts[2].kind == MOUNT_DEV_BIND,
 	      "");
 	plan_free(&p);
-	expect(&r, "dbus-talk takes a bus name", "dbus-talk not a name\n", "case.policy:1:",
-	       "expected a bus name", NULL);
+	expect(&r, "dbus-talk takes a bus name", "dbus-talk not a name\n",
+	       "case.policy:1:", "expected a bus name", NULL);
 
 	{
 		struct herr e = {0};
 		plan_init(&p);
 		check(&r, "a missing policy name says where it looked",
 		      policy_apply(&p, "no-such-policy", &e) < 0 &&
-			      strstr(e.msg, "no policy named 'no-such-policy'"),
+			  strstr(e.msg, "no policy named 'no-such-policy'"),
 		      e.msg);
 		plan_free(&p);
 	}
