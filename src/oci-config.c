@@ -455,3 +455,13 @@ int oci_process_load(json_object *process, struct plan *p, FILE *warnf, struct h
 
 	return load_process(&c, process);
 }
+
+void oci_plan_free(struct plan *p)
+{
+	/* a plan from config.json owns its argv (the command line's points into main's argv) */
+	for (char **v = p->argv; v && *v; v++)
+		free(*v);
+	free(p->argv);
+	p->argv = NULL;
+	plan_free(p);
+}

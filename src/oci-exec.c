@@ -348,10 +348,6 @@ int oci_exec(const struct oci_state *s, const struct oci_exec_args *a, FILE *war
 		}
 	r = exec_status(status);
 out:
-	for (char **v = p.argv; v && *v; v++)
-		free(*v);
-	free(p.argv);
-	p.argv = NULL;
-	plan_free(&p);
+	oci_plan_free(&p);
 	return r;
 }

@@ -233,11 +233,7 @@ static int create_in(const struct oci *o, const struct create_args *a, const cha
 	free(s.created);
 out:
 	json_object_put(s.annotations);
-	for (char **v = p.argv; v && *v; v++)
-		free(*v);
-	free(p.argv);
-	p.argv = NULL;
-	plan_free(&p);
+	oci_plan_free(&p);
 	return r;
 }
 

@@ -78,3 +78,5 @@ struct ids;
 int oci_join_netns(const struct plan *p, struct ids *ids, struct herr *e);
 /* The command's last step before execve: wait for `start`. */
 int oci_await_start(const struct plan *p, struct herr *e);
+/* Free a plan that oci-config.c filled, argv included. */
+void oci_plan_free(struct plan *p);

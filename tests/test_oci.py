@@ -411,6 +411,11 @@ def test_exec_joins_the_running_container(oci, bundle, tmp_path):
     oci("exec", "--process", str(proc), "--detach", "--pid-file",
         str(pidfile), "e1", check=0)
     pid = int(pidfile.read_text())
+    # the pid file is written as the process starts; its execve may still be under way
+    deadline = time.monotonic() + 5
+    while (not Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep")
+           and time.monotonic() < deadline):
+        time.sleep(0.02)
     assert Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep")
     r = oci("ps", "--format", "json", "e1", check=0)
     assert pid in json.loads(r.stdout)
