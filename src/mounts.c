@@ -569,29 +569,14 @@ void mounts_describe(const struct plan *p, const struct ids *ids, FILE *out)
 	}
 }
 
-/* mkdir -p, as the caller, on the host: only for --bind-create sources. */
-static int make_host_dir(const char *path)
-{
-	_cleanup_free_ char *copy = xstrdup(path);
-
-	for (char *slash = copy + 1; (slash = strchr(slash, '/')); slash++) {
-		*slash = 0;
-		if (mkdir(copy, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*slash = '/';
-	}
-	return mkdir(copy, 0700) < 0 && errno != EEXIST ? -errno : 0;
-}
-
 int mounts_create_sources(const struct plan *p, struct herr *e)
 {
 	for (size_t i = 0; i < p->n_mounts; i++) {
 		const struct mount_req *m = &p->mounts[i];
-		int err;
 
-		if (!m->create || (err = make_host_dir(m->src)) == 0)
+		if (!m->create || mkdir_p(m->src, 0700, 0700) == 0)
 			continue;
-		herr_set(e, -err, "--bind-create %s: cannot create the source directory", m->src);
+		herr_set(e, errno, "--bind-create %s: cannot create the source directory", m->src);
 		return herr_hint(e, "check that you may write its parent directory");
 	}
 	return 0;

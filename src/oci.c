@@ -108,21 +108,6 @@ static int check_id(const struct oci *o, const char *id)
 	return 0;
 }
 
-static int mkdir_p(const char *path)
-{
-	_cleanup_free_ char *p = xstrdup(path);
-
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	return mkdir(p, 0700) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 static char *container_dir(const struct oci *o, const char *id)
 {
 	return xasprintf("%s/%s", o->root, id);
@@ -245,7 +230,7 @@ static int cmd_create(const struct oci *o, int argc, char **argv)
 
 	if (parse_create(o, argc, argv, &a) < 0)
 		return 1;
-	if (mkdir_p(o->root) < 0)
+	if (mkdir_p(o->root, 0700, 0700) < 0)
 		return failf(o, 1, "cannot make the state directory %s: %s", o->root,
 			     strerror(errno));
 	dir = container_dir(o, a.id);

@@ -28,21 +28,6 @@ static char *data_home(void)
 	return xasprintf("%s/.local/share/hutch", home);
 }
 
-static int mkdir_p(const char *path)
-{
-	_cleanup_free_ char *copy = xstrdup(path);
-
-	for (char *p = copy + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(copy, 0700) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 int store_open(struct store *s, bool exclusive, struct herr *e)
 {
 	static const char *const subdirs[] = {"layers", "images", "tmp"};
@@ -50,7 +35,7 @@ int store_open(struct store *s, bool exclusive, struct herr *e)
 
 	s->root = data_home();
 	s->lock = -1;
-	if (mkdir_p(s->root) < 0)
+	if (mkdir_p(s->root, 0755, 0700) < 0)
 		return herr_set(e, errno, "cannot create the image store %s", s->root);
 	for (size_t i = 0; i < ARRAY_SIZE(subdirs); i++) {
 		_cleanup_free_ char *d = xasprintf("%s/%s", s->root, subdirs[i]);

@@ -2,7 +2,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void *check(void *p)
 {
@@ -43,4 +45,23 @@ char *xasprintf(const char *fmt, ...)
 	r = vasprintf(&s, fmt, ap);
 	va_end(ap);
 	return check(r < 0 ? NULL : s);
+}
+
+int mkdir_p(const char *path, unsigned parent_mode, unsigned mode)
+{
+	char *copy = xstrdup(path);
+	int r = 0;
+
+	for (char *p = copy + 1; *p && r == 0; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(copy, parent_mode) < 0 && errno != EEXIST)
+			r = -1;
+		*p = '/';
+	}
+	if (r == 0 && mkdir(copy, mode) < 0 && errno != EEXIST)
+		r = -1;
+	free(copy);
+	return r;
 }

@@ -25,6 +25,9 @@ static inline int take_fd(int *fd)
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* mkdir -p: missing parents with parent_mode, the last one with mode. 0, or -1 and errno. */
+int mkdir_p(const char *path, unsigned parent_mode, unsigned mode);
+
 /* Out of memory is not an error hutch can report usefully; abort. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
