@@ -22,6 +22,8 @@
 
 struct root {
 	int fd;		     /* the new root, an O_PATH fd */
+	int empty;	     /* an empty read-only directory, detached (see mask), or -1 */
+	int masked_dir;	     /* a directory masked with it (O_PATH), or -1 */
 	const char *staging; /* where it is assembled */
 	struct overlays ov;  /* --rootfs, --image, --overlay */
 	const struct plan *p;
@@ -175,6 +177,46 @@ static int bind_fresh(int dirfd, const char *name, const char *host, bool recurs
 	return attach_fresh(dirfd, name, mnt, is_dir_fd(mnt) ? PATH_DIR : PATH_FILE);
 }
 
+/*
+ * The default root's writable places (/dev, /dev/shm, /tmp, the home) are directories of the
+ * root's own tmpfs, each bound onto itself: the bind keeps its own flags (writable, noexec) when
+ * the root mount goes read-only. One tmpfs instead of five: a tmpfs made and torn down again
+ * costs about 40 us of the start here (perf), more than the rest of a mount. They share the
+ * root's size limit (TMP_SIZE). An image root keeps a tmpfs each (its directories are its own).
+ */
+static int self_bind(int at, mode_t mode, unsigned long long attrs)
+{
+	_cleanup_close_ int dir = openat(at, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int mnt = -1;
+
+	/* the mode exactly, whatever the umask */
+	if (dir < 0 || fchmod(dir, mode) < 0)
+		return -errno;
+	mnt = clone_tree(at, "", false, attrs | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	if (mnt < 0)
+		return mnt;
+	return move_mount(mnt, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0
+		   ? -errno
+		   : 0;
+}
+
+/* A scratch directory at dirfd/name (a fresh name), or a tmpfs of its own on an image root. */
+static int scratch_fresh(struct root *r, int dirfd, const char *name, mode_t mode, const char *size,
+			 unsigned long long attrs)
+{
+	_cleanup_close_ int at = -1;
+	char mode_s[8];
+
+	if (r->p->n_layers) {
+		snprintf(mode_s, sizeof(mode_s), "%04o", (unsigned)mode);
+		return tmpfs_fresh(dirfd, name, mode_s, size, (unsigned)attrs);
+	}
+	if (mkdirat(dirfd, name, 0700) < 0)
+		return -errno;
+	at = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return at < 0 ? -errno : self_bind(at, mode, attrs);
+}
+
 /* /bin, /lib... are symlinks into /usr on merged-/usr systems: copy the link; else bind. */
 static int usr_link_or_bind(struct root *r, const char *name)
 {
@@ -221,25 +263,40 @@ static const char *const proc_readonly[] = {
     "/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs",
 };
 
+/* What masks a directory: an empty read-only directory. On the default root that is a bind of
+ * the root's /proc mount point taken while it was still empty (r->empty, then clones of the
+ * first mask), cheaper than a tmpfs of its own; an image's /proc may hold anything: a tmpfs. */
+static int empty_dir(struct root *r)
+{
+	const unsigned long long ro =
+	    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+
+	if (r->masked_dir >= 0)
+		return clone_tree(r->masked_dir, "", false, ro);
+	if (r->empty >= 0)
+		return take_fd(&r->empty);
+	return new_fs("tmpfs", (const char *const[]){"size=0", NULL}, (unsigned)ro);
+}
+
 static int mask(struct root *r, const char *path)
 {
 	_cleanup_close_ int at = path_open(r->fd, path, O_PATH | O_NOFOLLOW);
 	_cleanup_close_ int mnt = -1;
+	bool dir;
 
 	if (at < 0)
 		return at == -ENOENT ? 0 : at;
-	if (is_dir_fd(at))
-		mnt = new_fs("tmpfs", (const char *const[]){"size=0", NULL},
-			     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-				 MOUNT_ATTR_NOEXEC);
-	else
-		mnt =
-		    clone_tree(AT_FDCWD, "/dev/null", false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+	dir = is_dir_fd(at);
+	mnt = dir ? empty_dir(r)
+		  : clone_tree(AT_FDCWD, "/dev/null", false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
 	if (mnt < 0)
 		return mnt;
-	return move_mount(mnt, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0
-		   ? -errno
-		   : 0;
+	if (move_mount(mnt, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return -errno;
+	/* the next masked directory clones this one (the path now ends on the empty bind) */
+	if (dir && r->masked_dir < 0 && !r->p->n_layers)
+		r->masked_dir = path_open(r->fd, path, O_PATH | O_NOFOLLOW);
+	return 0;
 }
 
 static int make_readonly(struct root *r, const char *path)
@@ -266,6 +323,11 @@ static int proc_fs(struct root *r)
 	    new_fs("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
 	int err;
 
+	/* the default root's /proc mount point, empty: what masks directories (see mask) */
+	if (!r->p->n_layers && mkdirat(r->fd, "proc", 0755) == 0)
+		r->empty = clone_tree(r->fd, "proc", false,
+				      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+					  MOUNT_ATTR_NOEXEC);
 	if (mnt < 0 || (err = attach_fresh(r->fd, "proc", mnt, PATH_DIR)) < 0) {
 		herr_set(r->e, mnt < 0 ? -mnt : -err, "cannot mount a new /proc");
 		return herr_hint(r->e, "the kernel refuses a new proc when the host's /proc is "
@@ -287,7 +349,7 @@ static int dev_fs(struct root *r)
 	_cleanup_close_ int pts = -1, dev = -1;
 	int err;
 
-	if ((err = tmpfs_fresh(r->fd, "dev", "0755", "64k", MOUNT_ATTR_NOEXEC)) < 0)
+	if ((err = scratch_fresh(r, r->fd, "dev", 0755, "64k", MOUNT_ATTR_NOEXEC)) < 0)
 		return herr_set(r->e, -err, "cannot mount /dev");
 	dev = openat(r->fd, "dev", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dev < 0)
@@ -312,7 +374,7 @@ static int dev_fs(struct root *r)
 	for (size_t i = 0; i < ARRAY_SIZE(dev_links); i++)
 		if (symlinkat(dev_links[i][1], dev, dev_links[i][0]) < 0)
 			return herr_set(r->e, errno, "cannot create /dev/%s", dev_links[i][0]);
-	if ((err = tmpfs_fresh(dev, "shm", "1777", NULL, MOUNT_ATTR_NOEXEC)) < 0)
+	if ((err = scratch_fresh(r, dev, "shm", 01777, NULL, MOUNT_ATTR_NOEXEC)) < 0)
 		return herr_set(r->e, -err, "cannot mount /dev/shm");
 	return 0;
 }
@@ -321,12 +383,17 @@ static int scratch_dirs(struct root *r)
 {
 	int err;
 
-	if ((err = tmpfs_fresh(r->fd, "tmp", "1777", TMP_SIZE, 0)) < 0)
+	_cleanup_close_ int home = -1;
+
+	if ((err = scratch_fresh(r, r->fd, "tmp", 01777, TMP_SIZE, 0)) < 0)
 		return herr_set(r->e, -err, "cannot mount /tmp");
 	/* an image or --rootfs has its own homes, in its writable root */
-	if (strcmp(r->ids->home, "/") != 0 && !r->p->n_layers &&
-	    (err = tmpfs_at(r, r->ids->home, "0700", NULL, 0)) < 0)
-		return herr_set(r->e, -err, "cannot mount an empty home at %s", r->ids->home);
+	if (strcmp(r->ids->home, "/") == 0 || r->p->n_layers)
+		return 0;
+	home = path_make(r->fd, r->ids->home, PATH_DIR);
+	if (home < 0 || (err = self_bind(home, 0700, 0)) < 0)
+		return herr_set(r->e, home < 0 ? -home : -err, "cannot make an empty home at %s",
+				r->ids->home);
 	return 0;
 }
 
@@ -438,7 +505,7 @@ static int staging_root(struct root *r)
 		return overlay_root(&r->ov, r->staging, r->e) < 0 ? -1 : open_root(r);
 
 	/* The root belongs to root inside when that id is mapped, as on any system. */
-	snprintf(opts, sizeof(opts), "mode=0755%s%s",
+	snprintf(opts, sizeof(opts), "mode=0755,size=%s%s%s", TMP_SIZE,
 		 r->ids->subids || r->ids->uid == 0 ? ",uid=0" : "",
 		 r->ids->subids || r->ids->gid == 0 ? ",gid=0" : "");
 	if (mount("tmpfs", r->staging, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
@@ -486,6 +553,10 @@ static void root_close(struct root *r)
 	overlay_close(&r->ov);
 	if (r->fd >= 0)
 		close(r->fd);
+	if (r->empty >= 0)
+		close(r->empty);
+	if (r->masked_dir >= 0)
+		close(r->masked_dir);
 }
 
 static void fds_close(struct fds *f)
@@ -500,7 +571,8 @@ int mounts_build_root(const struct plan *p, const struct ids *ids, struct herr *
 {
 	__attribute__((cleanup(fds_close))) struct fds sources = {xcalloc(p->n_mounts, sizeof(int)),
 								  p->n_mounts};
-	__attribute__((cleanup(root_close))) struct root r = {.fd = -1, .p = p, .ids = ids, .e = e};
+	__attribute__((cleanup(root_close))) struct root r = {
+	    .fd = -1, .empty = -1, .masked_dir = -1, .p = p, .ids = ids, .e = e};
 	int ret;
 
 	for (size_t i = 0; i < p->n_mounts; i++)
@@ -520,7 +592,10 @@ int mounts_build_root(const struct plan *p, const struct ids *ids, struct herr *
 
 static void default_root_describe(FILE *out)
 {
-	fprintf(out, "  tmpfs      /                 (read-only once built)\n");
+	fprintf(out,
+		"  tmpfs      /                 (size %s, read-only once built; its "
+		"scratch\n             directories below stay writable)\n",
+		TMP_SIZE);
 	fprintf(out, "  ro-bind    /usr\n");
 	for (size_t i = 0; i < ARRAY_SIZE(usr_links); i++) {
 		char host[32], target[PATH_MAX];
@@ -548,15 +623,18 @@ void mounts_describe(const struct plan *p, const struct ids *ids, FILE *out)
 	for (size_t i = 0; i < ARRAY_SIZE(proc_readonly); i++)
 		if (access(proc_readonly[i], F_OK) == 0)
 			fprintf(out, "  read-only  %s\n", proc_readonly[i]);
-	fprintf(out, "  tmpfs      /dev              (size 64k)\n");
+	fprintf(out, p->n_layers ? "  tmpfs      /dev              (size 64k)\n"
+				 : "  scratch    /dev              (the root's tmpfs, writable)\n");
 	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++)
 		fprintf(out, "  dev-bind   /dev/%s\n", dev_nodes[i]);
-	fprintf(out,
-		"  devpts     /dev/pts          (new instance)\n"
-		"  tmpfs      /dev/shm\n  tmpfs      /tmp              (size %s)\n",
-		TMP_SIZE);
+	fprintf(out, "  devpts     /dev/pts          (new instance)\n");
+	if (p->n_layers)
+		fprintf(out, "  tmpfs      /dev/shm\n  tmpfs      /tmp              (size %s)\n",
+			TMP_SIZE);
+	else
+		fprintf(out, "  scratch    /dev/shm\n  scratch    /tmp\n");
 	if (strcmp(ids->home, "/") != 0 && !p->n_layers)
-		fprintf(out, "  tmpfs      %-17s (empty home)\n", ids->home);
+		fprintf(out, "  scratch    %-17s (empty home)\n", ids->home);
 	for (size_t i = 0; i < p->n_mounts; i++) {
 		const struct mount_req *m = &p->mounts[i];
 

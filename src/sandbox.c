@@ -233,12 +233,44 @@ static bool use_keeper_netns(const struct sandbox *sb)
 }
 
 struct born {
+	struct sandbox *sb;
+	unsigned long long flags;
 	long pid;
 	int pidfd;
 	int err;
-	int tap;	     /* --net slirp: tap0's fd, in the shared fd table */
 	struct herr tap_err; /* --net slirp: tap0 could not be made */
 };
+
+/* The helper (see clone_in_netns): it shares the monitor's memory and fd table, and the
+ * monitor sleeps until it exits, so it writes its results straight into `b`. */
+static int netns_helper(void *arg)
+{
+	struct born *b = arg;
+	struct sandbox *sb = b->sb;
+	/* with CLONE_PARENT the exit signal is the helper's own (SIGCHLD), and clone3 insists
+	 * on exit_signal 0 */
+	struct clone_args args = {.flags = b->flags | CLONE_PARENT, .pidfd = (uintptr_t)&b->pidfd};
+	int cgfd = cgroup_clone_fd(&sb->cg);
+
+	if (cgfd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgfd;
+	}
+	if (setns(sb->ids.keeper_netns, CLONE_NEWNET) < 0) {
+		b->err = errno;
+		return 0;
+	}
+	if (sb->plan->slirp &&
+	    ((sb->tap = tap_open(&b->tap_err)) < 0 || tap_setup(sb->tap, &b->tap_err) < 0)) {
+		b->err = -1;
+		return 0;
+	}
+	b->pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (b->pid == 0)
+		init_main(sb); /* its own copy of the memory: the init is not CLONE_VM */
+	b->err = b->pid < 0 ? errno : 0;
+	return 0;
+}
 
 /*
  * Entering the keeper's network namespace is for the init only: the monitor must stay in the
@@ -246,6 +278,10 @@ struct born {
  * helper enters it and clones the init from there. CLONE_PARENT makes the init the monitor's
  * child (for waitid and the parent-death signal); the helper shares the monitor's fd table, so
  * the init's pidfd lands in it.
+ *
+ * The helper is vfork-like (CLONE_VM | CLONE_VFORK): no copy of the monitor's page tables to
+ * make and tear down again, and the monitor resumes the moment it exits: no pipe, no waitpid.
+ * It runs on a stack of its own (see below), which the init keeps using.
  *
  * --net slirp: the helper also makes and configures tap0, because it is the one process with
  * CAP_NET_ADMIN over that namespace (the sandbox's init has none: the namespace belongs to the
@@ -256,49 +292,21 @@ struct born {
  */
 static long clone_in_netns(struct sandbox *sb, unsigned long long flags, struct herr *e)
 {
-	struct clone_args helper = {.flags = CLONE_FILES, .exit_signal = SIGCHLD};
-	struct born b = {-1, -1, 0, -1, {0}};
-	_cleanup_close_ int rd = -1, wr = -1;
-	int pipefd[2], status;
-	long hp;
+	/* The helper's stack is part of this frame: the stack the sanitizers know (a mapping
+	 * of its own made ASan warn at each noreturn call in the init). The helper needs little
+	 * of it, while we sleep; the init, a copy of the memory, may grow past it freely. */
+	char stack[256 * 1024] __attribute__((aligned(16)));
+	struct born b = {sb, flags, -1, -1, 0, {0}};
+	int status;
+	pid_t hp;
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return herr_set(e, errno, "pipe");
-	rd = pipefd[0];
-	wr = pipefd[1];
-	hp = syscall(SYS_clone3, &helper, sizeof(helper));
+	hp = clone(netns_helper, stack + sizeof(stack),
+		   CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &b);
 	if (hp < 0)
-		return herr_set(e, errno, "clone3");
-	if (hp == 0) {
-		/* with CLONE_PARENT the exit signal is the helper's own (SIGCHLD), and clone3
-		 * insists on exit_signal 0 */
-		struct clone_args args = {.flags = flags | CLONE_PARENT,
-					  .pidfd = (uintptr_t)&b.pidfd};
-		int cgfd = cgroup_clone_fd(&sb->cg);
-
-		if (cgfd >= 0) {
-			args.flags |= CLONE_INTO_CGROUP;
-			args.cgroup = (uint64_t)cgfd;
-		}
-		if (setns(sb->ids.keeper_netns, CLONE_NEWNET) < 0) {
-			b.err = errno;
-		} else if (sb->plan->slirp && ((b.tap = sb->tap = tap_open(&b.tap_err)) < 0 ||
-					       tap_setup(b.tap, &b.tap_err) < 0)) {
-			b.err = -1;
-		} else {
-			b.pid = syscall(SYS_clone3, &args, sizeof(args));
-			if (b.pid == 0)
-				init_main(sb);
-			b.err = b.pid < 0 ? errno : 0;
-		}
-		_exit(write(wr, &b, sizeof(b)) == sizeof(b) ? 0 : 1);
-	}
-	/* The fd table is shared: wr may only be closed once the helper is gone. */
-	while (waitpid((pid_t)hp, &status, 0) < 0 && errno == EINTR)
-		;
-	if (read(rd, &b, sizeof(b)) != sizeof(b))
-		b.err = EPROTO;
-	sb->tap = b.tap;
+		b.err = errno;
+	else
+		while (waitpid(hp, &status, 0) < 0 && errno == EINTR)
+			;
 	if (b.err == -1) {
 		*e = b.tap_err;
 		return -1;
