@@ -336,3 +336,38 @@ def test_without_the_bus_a_limit_is_a_clear_error(manager, tmp_path):
     assert r.returncode == 0 and not error_lines(r.stderr), r.stderr
     assert json.loads(rep.read_text())["cgroups"] == {}
     assert not manager.units()
+
+
+def test_pure_v2_without_a_manager_climbs_to_the_delegation(hutch_bin, tmp_path):
+    """No bus, hutch started in a writable leaf of the delegated tree: a cgroup
+    for --timeout goes right there, and a controller none of the tree has is
+    reported at the top of what is ours (the hidden v1 mounts of this hybrid
+    host play no part: the view is pure v2)."""
+    need_environment()
+    parent = os.path.dirname(CGROOT + cgroup_of())
+    top = parent
+    while os.access(os.path.dirname(top), os.W_OK) and os.path.dirname(top) != CGROOT:
+        top = os.path.dirname(top)
+    mine = f"{parent}/climb-{os.getpid()}"
+    os.makedirs(f"{mine}/leaf")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS")}
+
+    def hutch_in_leaf(*args):
+        return subprocess.run(["sh", "-c", 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"',
+                               "sh", f"{mine}/leaf", HUTCH, "run", *map(str, args)],
+                              env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=TIMEOUT)
+    try:
+        rep = tmp_path / "r.json"
+        r = hutch_in_leaf("--timeout", "10s", "--report", rep, "--", "true")
+        assert r.returncode == 0, r.stderr
+        assert list(json.loads(rep.read_text())["cgroups"]) == ["cgroup2"]
+        r = hutch_in_leaf("--memory", "64M", "--", "true")
+        assert r.returncode == 125, r.stderr
+        lines = error_lines(r.stderr)
+        assert len(lines) == 1, r.stderr
+        assert f"the memory controller is not delegated to cgroup {top} (v2)" in lines[0]
+        assert DROP_IN in lines[0]
+    finally:
+        remove_tree(mine)
