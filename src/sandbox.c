@@ -3,7 +3,7 @@
  *
  *   monitor (outside)                     init (pid 1 inside)              command (pid 2)
  *   -----------------                     -------------------              ---------------
- *   cgroup (limits), id maps, env, tty
+ *   id maps (keeper), cgroup (limits), env, tty
  *   clone3(every namespace) ------------> wait for the id maps
  *   id maps, then GO ------------------> private root, pivot_root
  *   v1 cgroups, then GO again ----------> cgroup namespace, /sys/fs/cgroup
