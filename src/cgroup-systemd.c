@@ -3,8 +3,8 @@
  * own cgroup is not delegated but a systemd user manager answers on the session bus.
  *
  * libsystemd is dlopen()ed only here, only then: linking it would make every `hutch run` load it
- * (startup time is a feature; see meson.build). This host has no systemd, so this path is
- * compiled but has not been exercised here (README says so).
+ * (startup time is a feature; see meson.build). tests/test_systemd_scope.py runs it against a
+ * real systemd --user (in tests/pure-v2-env, since the development host boots without systemd).
  */
 #include "cgroup.h"
 

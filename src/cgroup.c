@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -113,8 +114,8 @@ static unsigned ctrl_bits(const char *list)
 	return bits;
 }
 
-/* "memory", "cpu,cpuacct": the controllers of bits, for messages. */
-static char *bits_names(unsigned bits)
+/* "memory", "cpu,cpuacct": the controllers of bits, by their v1 or v2 names (blkio, io). */
+static char *bits_names(unsigned bits, bool v2)
 {
 	char buf[128] = "";
 
@@ -122,7 +123,7 @@ static char *bits_names(unsigned bits)
 		if (bits & ctrl_names[i].bit) {
 			if (buf[0])
 				strcat(buf, ",");
-			strcat(buf, ctrl_names[i].name);
+			strcat(buf, v2 && ctrl_names[i].v2 ? ctrl_names[i].v2 : ctrl_names[i].name);
 		}
 	return xstrdup(buf);
 }
@@ -163,6 +164,15 @@ static bool mounted_already(const struct cgroup *cg, unsigned bits)
 	return false;
 }
 
+/* A mount that another was stacked on (a container's or a test's /sys/fs/cgroup mounted over
+ * the host's) is still listed in mountinfo, but its files cannot be reached: skip it. */
+static bool hidden(const char *mnt, unsigned major, unsigned minor)
+{
+	struct stat st;
+
+	return stat(mnt, &st) < 0 || st.st_dev != makedev(major, minor);
+}
+
 /* Fill cg->v2 and cg->v1[] from mountinfo, each with our own cgroup's directory as parent. */
 static void find_hierarchies(const struct plan *p, struct cgroup *cg)
 {
@@ -179,10 +189,13 @@ static void find_hierarchies(const struct plan *p, struct cgroup *cg)
 		char root[PATH_MAX], mnt[PATH_MAX], fstype[32], opts[512];
 		const char *dash = strstr(line, " - ");
 		_cleanup_free_ char *own = NULL;
+		unsigned major, minor;
 		struct cg_hier *h;
 
-		if (!dash || sscanf(line, "%*s %*s %*s %4095s %4095s", root, mnt) != 2 ||
-		    sscanf(dash + 3, "%31s %*s %511s", fstype, opts) != 2)
+		if (!dash ||
+		    sscanf(line, "%*s %*s %u:%u %4095s %4095s", &major, &minor, root, mnt) != 4 ||
+		    sscanf(dash + 3, "%31s %*s %511s", fstype, opts) != 2 ||
+		    strncmp(fstype, "cgroup", 6) != 0 || hidden(mnt, major, minor))
 			continue;
 		if (strcmp(fstype, "cgroup2") == 0 && !cg->has_v2) {
 			h = &cg->v2;
@@ -198,7 +211,7 @@ static void find_hierarchies(const struct plan *p, struct cgroup *cg)
 		own = p->cgroup_parent ? xstrdup(p->cgroup_parent) : own_cgroup(self, h->ctrls);
 		h->fd = h->leaf = -1;
 		h->mount = xstrdup(mnt);
-		h->name = h == &cg->v2 ? xstrdup("cgroup2") : bits_names(h->ctrls);
+		h->name = h == &cg->v2 ? xstrdup("cgroup2") : bits_names(h->ctrls, false);
 		h->parent = own ? cg_dir_of(mnt, root, own) : NULL;
 	}
 	fclose(f);
@@ -241,17 +254,28 @@ static int no_delegation(const char *option, const char *what, const char *dir, 
 	       "then run there or give --cgroup-parent");
 }
 
+static int not_delegated(const char *names, const char *dir, struct herr *e)
+{
+	herr_set(e, 0, "the %s controller is not delegated to cgroup %s (v2)", names, dir);
+	return herr_hint(e, "with systemd, a drop-in /etc/systemd/system/user@.service.d/"
+			    "delegate.conf with [Service] Delegate=cpu cpuset io memory pids "
+			    "enables them");
+}
+
 /*
  * v2: the sandbox's cgroup goes under our own cgroup, or under the nearest writable ancestor
- * that can hand the needed controllers down. A cgroup holding processes (ours does: we are in
- * it) cannot enable controllers for children (the no-internal-processes rule), so on a pure v2
- * host the sandbox usually becomes a sibling of the launcher's leaf; moving the init there is
- * allowed because we own their common ancestor.
+ * that has the needed controllers and can hand them down. A cgroup holding processes (ours
+ * does: we are in it) cannot enable controllers for children (the no-internal-processes rule),
+ * and a leaf made for the launcher usually has none enabled, so on a pure v2 host the sandbox
+ * often becomes a sibling of the launcher's leaf; moving the init there is allowed because we
+ * own their common ancestor. A --cgroup-parent or a systemd scope is the delegation itself:
+ * never above it (the rest of a user manager's tree is the manager's, writable or not).
  */
-static int v2_parent(const struct plan *p, struct cg_hier *h, unsigned need, struct herr *e)
+static int v2_parent(const struct plan *p, struct cgroup *cg, unsigned need, struct herr *e)
 {
+	struct cg_hier *h = &cg->v2;
 	_cleanup_free_ char *d = h->parent ? xstrdup(h->parent) : NULL;
-	_cleanup_free_ char *names = bits_names(need);
+	_cleanup_free_ char *names = bits_names(need, true);
 
 	if (!d || !writable(d)) {
 		if (need)
@@ -262,21 +286,19 @@ static int v2_parent(const struct plan *p, struct cg_hier *h, unsigned need, str
 		return 0;
 	}
 	for (;;) {
-		if ((v2_listed(d, "cgroup.controllers") & need) != need) {
-			herr_set(e, 0, "the %s controller is not delegated to cgroup %s (v2)",
-				 names, d);
-			return herr_hint(e, "with systemd, a drop-in /etc/systemd/system/"
-					    "user@.service.d/delegate.conf with [Service] "
-					    "Delegate=cpu cpuset io memory pids enables them");
-		}
-		if ((v2_listed(d, "cgroup.subtree_control") & need) == need ||
-		    v2_enable(d, need) == 0)
+		bool listed = (v2_listed(d, "cgroup.controllers") & need) == need;
+
+		if (listed && ((v2_listed(d, "cgroup.subtree_control") & need) == need ||
+			       v2_enable(d, need) == 0))
 			break;
-		int err = errno;
+		int err = listed ? errno : 0;
 		char *up = xstrdup(d);
 		*strrchr(up, '/') = 0;
-		if (p->cgroup_parent || strlen(up) < strlen(h->mount) || !writable(up)) {
+		if (p->cgroup_parent || cg->scope || strlen(up) < strlen(h->mount) ||
+		    !writable(up)) {
 			free(up);
+			if (!listed)
+				return not_delegated(names, d, e);
 			herr_set(e, err, "cannot enable the %s controller in %s", names, d);
 			return herr_hint(e,
 					 "it holds processes (cgroup v2 lets only an empty cgroup "
@@ -389,6 +411,7 @@ static void try_systemd_scope(const struct plan *p, struct cgroup *cg)
 	    cg_read(AT_FDCWD, "/proc/self/cgroup", self, sizeof(self)) < 0 ||
 	    !(own = own_cgroup(self, 0)))
 		return;
+	cg->scope = true;
 	free(h->parent);
 	h->parent = xasprintf("%s%s", h->mount, own);
 	leaf = xasprintf("%s/launcher", h->parent);
@@ -399,13 +422,24 @@ static void try_systemd_scope(const struct plan *p, struct cgroup *cg)
 		cg_write(fd, "cgroup.procs", "0"); /* "0": the writer itself */
 }
 
+/*
+ * Each needed controller goes to the hierarchy that has it: v1 where a v1 hierarchy is mounted
+ * with it (hybrid hosts), else v2. One that no hierarchy offers is v2's too: on a pure v2 host
+ * a controller missing from the delegated cgroup is a matter of delegation, and v2_parent says
+ * which systemd drop-in hands it down.
+ */
 static int choose(const struct plan *p, struct cgroup *cg, struct herr *e)
 {
-	unsigned need = cgroup_needed(p), on_v2 = v2_host_ctrls(cg) & need, v1_want;
+	unsigned need = cgroup_needed(p), on_v1 = 0, on_v2, v1_want;
 
-	if (cg->has_v2 && on_v2 && !p->cgroup_parent && !(cg->v2.parent && writable(cg->v2.parent)))
+	for (size_t i = 0; i < cg->n_v1; i++)
+		on_v1 |= cg->v1[i].ctrls;
+	on_v2 = cg->has_v2 ? need & (v2_host_ctrls(cg) | ~on_v1) : 0;
+	/* any cgroup wanted (a limit, or the kill switch for --timeout): where our own v2
+	 * cgroup is not ours to write, a user manager may delegate one */
+	if (cg->has_v2 && !p->cgroup_parent && !(cg->v2.parent && writable(cg->v2.parent)))
 		try_systemd_scope(p, cg);
-	if (cg->has_v2 && v2_parent(p, &cg->v2, on_v2, e) < 0)
+	if (cg->has_v2 && v2_parent(p, cg, on_v2, e) < 0)
 		return -1;
 	cg->v2.ctrls = on_v2;
 	/* v1 also for the report's numbers, and the freezer when there is no v2 to kill with */
@@ -426,7 +460,7 @@ static int choose(const struct plan *p, struct cgroup *cg, struct herr *e)
 		need &= ~h->ctrls;
 	}
 	if (need & ~on_v2) {
-		_cleanup_free_ char *names = bits_names(need & ~on_v2);
+		_cleanup_free_ char *names = bits_names(need & ~on_v2, false);
 		herr_set(e, 0, "the %s controller is not available on this host", names);
 		return herr_hint(e, "no cgroup hierarchy has it mounted");
 	}

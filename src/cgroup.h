@@ -44,6 +44,7 @@ struct cg_hier {
 
 struct cgroup {
 	bool active;
+	bool scope;    /* in a transient systemd scope: the delegation hutch may use */
 	char name[64]; /* hutch-<pid>-<random> */
 	bool has_v2;
 	struct cg_hier v2;

@@ -3,7 +3,7 @@
  *
  *   monitor (outside)                     init (pid 1 inside)              command (pid 2)
  *   -----------------                     -------------------              ---------------
- *   cgroup (limits), id maps, env, tty
+ *   id maps (keeper), cgroup (limits), env, tty
  *   clone3(every namespace) ------------> wait for the id maps
  *   id maps, then GO ------------------> private root, pivot_root
  *   v1 cgroups, then GO again ----------> cgroup namespace, /sys/fs/cgroup
@@ -383,10 +383,12 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 	const struct plan *p = sb->plan;
 	char *cwd;
 
-	/* The D-Bus proxy first, before we join the keeper: the bus checks our uid. */
+	/* The D-Bus proxy first, before we join the keeper: the bus checks our uid. The keeper
+	 * before the cgroup: a systemd scope that step may move us into must not get the
+	 * long-lived keeper we would start (the scope would outlive the sandbox). */
 	if (dbus_proxy_start(p, &sb->dbus, e) < 0 || mounts_create_sources(p, e) < 0 ||
-	    cgroup_setup(p, &sb->cg, e) < 0 || prepare_network(sb, e) < 0 ||
-	    user_prepare(p, &sb->ids, e) < 0 ||
+	    prepare_network(sb, e) < 0 || user_prepare(p, &sb->ids, e) < 0 ||
+	    cgroup_setup(p, &sb->cg, e) < 0 ||
 	    oci_join_netns(p, &sb->ids, e) < 0 || /* OCI: the engine's netns (issue 8) */
 	    check_pass_fds(p, e) < 0 || channel_pair(sb->sock, e) < 0)
 		return -1;
