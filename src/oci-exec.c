@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "image.h"
 #include "init.h"
 #include "landlock.h"
 #include "limits.h"
@@ -171,6 +172,8 @@ static int exec_plan(const struct oci_state *s, const struct oci_exec_args *a, s
 		free(p->chdir);
 		p->chdir = xstrdup(a->cwd);
 	}
+	p->oci_host_ids = oci_may_map_ids(); /* as create decided it */
+	oci_host_user(p);
 	return 0;
 }
 
@@ -275,8 +278,12 @@ __attribute__((noreturn)) static void child(const struct oci_state *s, const str
 		if (fd > 2)
 			close(fd);
 	}
-	if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
-		herr_set(&e, errno, "exec: cannot become %u:%u", (unsigned)uid, (unsigned)gid);
+	/* as root, process.user is become as the command becomes it (oci_host_user) */
+	if (p->image_user ? image_become_user(p, &e) < 0
+			  : setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
+		if (!p->image_user)
+			herr_set(&e, errno, "exec: cannot become %u:%u", (unsigned)uid,
+				 (unsigned)gid);
 		goto fail;
 	}
 	if (chdir(p->chdir ? p->chdir : "/") < 0) {

@@ -409,16 +409,25 @@ static int parse_signal(const char *s)
 	return -1;
 }
 
-/* The signals the monitor forwards to the command (through the init) go to the monitor: the
- * command gets them as with `hutch run`. Others (KILL, STOP...) go to the init itself: as pid 1
- * of its namespace it dies of SIGKILL from outside, and takes everything inside with it. */
+/* The signals the init forwards (TERM, INT, HUP...) go to the container's command itself, as
+ * the init would pass them: the init keeps no capability, so it cannot signal a command that
+ * became another user (process.user as root: oci_host_user), and we can, from outside its user
+ * namespace. Failing that, through the monitor and the init, as with `hutch run`. Others (KILL,
+ * STOP...) go to the init itself: as pid 1 of its namespace it dies of SIGKILL from outside,
+ * and takes everything inside with it. */
 static int deliver(const struct oci_state *s, int sig)
 {
+	struct herr ignored = {0};
 	sigset_t fwd;
+	pid_t cmd;
 
 	init_forwarded_signals(&fwd);
-	if (sigismember(&fwd, sig) && s->monitor > 0 && kill(s->monitor, sig) == 0)
-		return 0;
+	if (sigismember(&fwd, sig)) {
+		cmd = oci_find_command(s->pid, &ignored);
+		if ((cmd > 0 && kill(cmd, sig) == 0) ||
+		    (s->monitor > 0 && kill(s->monitor, sig) == 0))
+			return 0;
+	}
 	if (kill(s->pid, sig) == 0)
 		return 0;
 	if (errno == EPERM && sig == SIGKILL && s->monitor > 0) /* the init dies with it */

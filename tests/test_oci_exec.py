@@ -169,3 +169,12 @@ def test_podman_container_gets_podmans_whole_range(podman):
     out = r.stdout.split("\n")
     assert out[0] == "1000" and out[1] == "1000"
     assert sum(int(l.split()[2]) for l in out[2:] if l.strip()) > 1
+    # podman stop: SIGTERM reaches a command that became another user
+    cid = podman("run", "-d", "--network", "none", "--user", "1000",
+                 "localhost/hutch-oci-test", "/bin/sleep", "100").stdout.strip()
+    try:
+        assert podman("stop", "-t", "5", cid).returncode == 0
+        r = podman("inspect", "--format", "{{.State.ExitCode}}", cid)
+        assert r.stdout.strip() == "143"
+    finally:
+        podman("rm", "-f", cid)
