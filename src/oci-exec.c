@@ -258,14 +258,23 @@ static int confine(const struct oci_state *s, const struct plan *p, struct herr 
 		   : 0;
 }
 
+/* cgroup.procs of the container's cgroups (src/oci-cgroup.c), opened outside */
+struct cg_fds {
+	int fd[17];
+	size_t n;
+};
+
 __attribute__((noreturn)) static void child(const struct oci_state *s, const struct plan *p,
-					    const char *slave)
+					    const struct cg_fds *cg, const char *slave)
 {
 	struct herr e = {0};
 	uid_t uid = p->has_uid ? p->uid : 0;
 	gid_t gid = p->has_gid ? p->gid : 0;
 	char **envp = exec_env(p);
 
+	/* first of all, before it can fork: nothing of it outside the container's limits */
+	if (oci_cgroup_join(cg->fd, cg->n, &e) < 0)
+		goto fail;
 	setsid();
 	if (slave) {
 		int fd = open(slave, O_RDWR);
@@ -341,7 +350,7 @@ static void relayed_signals(sigset_t *set)
  * in the container's mount and pid namespaces (where /proc/self is not its own, which trips
  * sanitizers and anything else that reads it at exit). Returns the exit status. */
 static int middle(const struct oci_state *s, const struct oci_exec_args *a, const struct plan *p,
-		  int console, int pidfd)
+		  const struct cg_fds *cg, int console, int pidfd)
 {
 	struct herr e = {0};
 	bool tty = console >= 0;
@@ -357,7 +366,7 @@ static int middle(const struct oci_state *s, const struct oci_exec_args *a, cons
 		goto fail;
 	}
 	if (pid == 0)
-		child(s, p, tty ? slave : NULL);
+		child(s, p, cg, tty ? slave : NULL);
 	if (pidfd >= 0 && dprintf(pidfd, "%d", (int)pid) < 0) {
 		herr_set(&e, errno, "--pid-file %s", a->pid_file);
 		kill(pid, SIGKILL);
@@ -375,9 +384,10 @@ fail:
 int oci_exec(const struct oci_state *s, const struct oci_exec_args *a, FILE *warn, struct herr *e)
 {
 	_cleanup_close_ int console = -1, pidfd = -1;
+	struct cg_fds cg = {.n = 0};
 	struct plan p;
 	sigset_t set, old;
-	int r = -1;
+	int r = -1, n;
 	pid_t mid;
 
 	plan_init(&p);
@@ -395,6 +405,9 @@ int oci_exec(const struct oci_state *s, const struct oci_exec_args *a, FILE *war
 		herr_set(e, errno, "--pid-file %s", a->pid_file);
 		goto out;
 	}
+	if ((n = oci_cgroup_open(s->pid, cg.fd, ARRAY_SIZE(cg.fd), e)) < 0)
+		goto out;
+	cg.n = (size_t)n;
 	/* blocked before the fork: none may slip past between fork and relay */
 	relayed_signals(&set);
 	sigprocmask(SIG_BLOCK, &set, &old);
@@ -405,10 +418,12 @@ int oci_exec(const struct oci_state *s, const struct oci_exec_args *a, FILE *war
 		goto out;
 	}
 	if (mid == 0)
-		_exit(middle(s, a, &p, console, pidfd));
+		_exit(middle(s, a, &p, &cg, console, pidfd));
 	r = relay(mid, &set);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 out:
+	for (size_t i = 0; i < cg.n; i++)
+		close(cg.fd[i]);
 	oci_plan_free(&p);
 	return r;
 }

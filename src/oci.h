@@ -38,6 +38,10 @@ struct oci_state;
  * forks next to be in its pid namespace. */
 int oci_enter(const struct oci_state *s, bool mount, struct herr *e);
 int oci_exec(const struct oci_state *s, const struct oci_exec_args *a, FILE *warn, struct herr *e);
+/* src/oci-cgroup.c: open cgroup.procs of hutch's cgroup of the container (in every hierarchy it
+ * has one) into fds (at most max); returns how many. oci_cgroup_join moves the caller there. */
+int oci_cgroup_open(pid_t init, int *fds, size_t max, struct herr *e);
+int oci_cgroup_join(const int *fds, size_t n, struct herr *e);
 /* `ps`: the container's processes; a table from ps(1) run with `args` (NULL-terminated; none:
  * -ef), or with `json` an array of host pids (src/oci-ps.c). */
 int oci_ps(const struct oci_state *s, bool json, char **args, struct herr *e);

@@ -75,3 +75,87 @@ def test_bad_config_as_root_leaves_nothing(oci, bundle):
     r = oci("create", "--bundle", str(b), "r2")
     assert r.returncode == 125 and "hook createContainer[0]" in r.stderr
     assert not (oci.root / "r2").exists() and left_running(str(b)) == []
+
+
+@pytest.fixture
+def containerd(tmp_path, hutch_bin):
+    """A containerd of our own (its own root, state and socket; no CRI),
+    driven with ctr."""
+    import shutil
+    import subprocess
+    import time
+    from conftest import TIMEOUT
+    if not shutil.which("containerd") or not shutil.which("ctr"):
+        pytest.skip("containerd is not installed (tests/install-deps "
+                    "installs it)")
+    d = tmp_path / "ctrd"
+    d.mkdir()
+    (d / "config.toml").write_text(
+        f'version = 2\nroot = "{d}/root"\nstate = "{d}/state"\n'
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+        f'[grpc]\n  address = "{d}/sock"\n')
+    log = open(d / "log", "w")
+    daemon = subprocess.Popen(["containerd", "--config", str(d / "config.toml")],
+                              stdout=log, stderr=log,
+                              stdin=subprocess.DEVNULL)
+    for _ in range(500):
+        if (d / "sock").exists():
+            break
+        time.sleep(0.01)
+
+    def ctr(*args, timeout=TIMEOUT):
+        return subprocess.run(["ctr", "-a", str(d / "sock"), *args],
+                              capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+    ctr.dir = d
+    try:
+        yield ctr
+    finally:
+        for line in ctr("task", "ls", "-q").stdout.split():
+            ctr("task", "kill", "-s", "KILL", line)
+            time.sleep(0.2)
+            ctr("task", "delete", line)
+        for line in ctr("container", "ls", "-q").stdout.split():
+            ctr("container", "rm", line)
+        daemon.terminate()
+        daemon.wait(timeout=TIMEOUT)
+        log.close()
+    # the shims exit with their tasks: nothing of this containerd is left
+    for _ in range(100):
+        if not left_running(str(d)):
+            break
+        time.sleep(0.05)
+    assert left_running(str(d)) == []
+
+
+def test_containerd_runs_hutch_through_the_runc_shim(containerd, bundle,
+                                                     hutch_bin):
+    """What README documents: containerd's io.containerd.runc.v2 shim with
+    hutch as its runc binary (BinaryName; ctr's --runc-binary)."""
+    from conftest import HUTCH
+    rootfs = bundle.path / "rootfs"
+    run = ["run", "--runtime", "io.containerd.runc.v2", "--runc-binary",
+           HUTCH]
+    # --rootfs is a flag: the rootfs directory comes where an image would
+    r = containerd(*run, "--rm", "--rootfs", str(rootfs), "c1", "/bin/sh", "-c",
+                   "echo hi from containerd; cat /proc/1/cmdline; exit 3")
+    assert r.returncode == 3, r.stderr
+    assert "hi from containerd" in r.stdout
+    assert "hutch" in r.stdout  # pid 1 inside is hutch's init
+
+    r = containerd(*run, "-d", "--rootfs", str(rootfs), "c2", "/bin/sleep",
+                   "100")
+    assert r.returncode == 0, r.stderr
+    assert "RUNNING" in containerd("task", "ls").stdout
+    r = containerd("task", "exec", "--exec-id", "e1", "c2", "/bin/sh", "-c",
+                   "echo exec-ok; exit 4")
+    assert r.returncode == 4 and "exec-ok" in r.stdout, r.stderr
+    assert containerd("task", "kill", "c2").returncode == 0  # SIGTERM
+    for _ in range(200):
+        if "STOPPED" in containerd("task", "ls").stdout:
+            break
+        __import__("time").sleep(0.02)
+    assert "STOPPED" in containerd("task", "ls").stdout
+    r = containerd("task", "delete", "c2")
+    assert r.returncode == 0, r.stderr
+    assert containerd("container", "rm", "c2").returncode == 0
