@@ -1,6 +1,7 @@
-/* `ps ID`: the container's processes, as host pids. */
+/* `ps ID` and `kill --all ID`: the container's processes, as host pids. */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,21 +146,45 @@ static int table(const struct proc *v, size_t n, char **args, struct herr *e)
 	return 0;
 }
 
-int oci_ps(const struct oci_state *s, bool json, char **args, struct herr *e)
+/* Every process of the container; the pid namespace is the command's. */
+static size_t container(const struct oci_state *s, struct proc **v)
 {
-	_cleanup_free_ struct proc *v = NULL;
+	struct herr ignored = {0};
 	_cleanup_free_ char *ns = NULL;
 	struct stat want = {0};
-	size_t n, k = 0;
-	pid_t cmd;
+	pid_t cmd = oci_find_command(s->pid, &ignored);
 
-	if (strcmp(oci_state_status(s), "stopped") == 0)
-		return herr_set(e, 0, "container %s is not running", s->id);
-	cmd = oci_find_command(s->pid, e);
 	ns = cmd > 0 ? xasprintf("/proc/%d/ns/pid", (int)cmd) : NULL;
 	if (!ns || stat(ns, &want) < 0)
 		want.st_ino = 0; /* the init and its descendants still count */
-	n = scan(s, &want, &v);
+	return scan(s, &want, v);
+}
+
+int oci_kill_all(const struct oci_state *s, int sig)
+{
+	_cleanup_free_ struct proc *v = NULL;
+	size_t n = container(s, &v);
+	int sent = 0, err = ESRCH;
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i].in) {
+			if (kill(v[i].pid, sig) == 0)
+				sent++;
+			else
+				err = errno;
+		}
+	errno = err;
+	return sent > 0 ? 0 : -1;
+}
+
+int oci_ps(const struct oci_state *s, bool json, char **args, struct herr *e)
+{
+	_cleanup_free_ struct proc *v = NULL;
+	size_t n, k = 0;
+
+	if (strcmp(oci_state_status(s), "stopped") == 0)
+		return herr_set(e, 0, "container %s is not running", s->id);
+	n = container(s, &v);
 	if (!json)
 		return table(v, n, args, e);
 	putchar('[');

@@ -438,7 +438,8 @@ static int deliver(const struct oci_state *s, int sig)
 static int cmd_kill(const struct oci *o, int argc, char **argv)
 {
 	_cleanup_free_ char *dir = NULL;
-	const char *sigs = NULL, *id = the_id(o, argc, argv, NULL, &(bool){0}, &sigs);
+	bool all = false;
+	const char *sigs = NULL, *id = the_id(o, argc, argv, NULL, &all, &sigs);
 	struct oci_state s;
 	int sig = parse_signal(sigs), r = 0;
 
@@ -448,7 +449,7 @@ static int cmd_kill(const struct oci *o, int argc, char **argv)
 		r = failf(o, 1, "kill: unknown signal '%s'", sigs);
 	else if (strcmp(oci_state_status(&s), "stopped") == 0)
 		r = failf(o, 1, "container not running");
-	else if (deliver(&s, sig) < 0)
+	else if (all ? oci_kill_all(&s, sig) < 0 : deliver(&s, sig) < 0)
 		r = failf(o, 1, "kill %s: %s", id, strerror(errno));
 	oci_state_free(&s);
 	return r;

@@ -45,6 +45,8 @@ int oci_cgroup_join(const int *fds, size_t n, struct herr *e);
 /* `ps`: the container's processes; a table from ps(1) run with `args` (NULL-terminated; none:
  * -ef), or with `json` an array of host pids (src/oci-ps.c). */
 int oci_ps(const struct oci_state *s, bool json, char **args, struct herr *e);
+/* `kill --all`: `sig` to every process of the container; -1 (errno) when none got it. */
+int oci_kill_all(const struct oci_state *s, int sig);
 
 /* The state of one container, kept as STATEDIR/ID/state.json. */
 struct oci_state {

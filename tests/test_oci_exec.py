@@ -199,3 +199,34 @@ def test_exec_joins_the_containers_cgroup(oci, bundle, tmp_path):
     want = Path(f"/proc/{s['pid']}/cgroup").read_text()
     assert "/sandbox" in want  # hutch's own leaf
     assert Path(f"/proc/{pid}/cgroup").read_text() == want
+
+
+def test_kill_all_reaches_every_process(oci, bundle, tmp_path):
+    """kill --all: the signal goes to every process of the container (as
+    ps lists them), not only to its command."""
+    cfg = spec(["sh", "-c", "trap 'echo usr1' USR1; "
+                "while :; do sleep 0.05; done"])
+    started(oci, bundle, "k1", cfg)
+    proc = tmp_path / "p.json"
+    proc.write_text(json.dumps({"args": ["sleep", "25"], "cwd": "/",
+                                "env": ["PATH=/bin"]}))
+    oci("exec", "--process", str(proc), "--detach", "--pid-file",
+        str(tmp_path / "x.pid"), "k1", check=0)
+    extra = int((tmp_path / "x.pid").read_text())
+
+    def gone(pid):
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] \
+                == "Z"
+        except OSError:
+            return True
+    oci("kill", "k1", "USR1", check=0)  # the command only
+    time.sleep(0.3)
+    assert not gone(extra)
+    oci("kill", "--all", "k1", "USR1", check=0)
+    deadline = time.monotonic() + 5
+    while not gone(extra) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert gone(extra)
+    assert status(oci, "k1")["status"] == "running"  # the trap held
+    assert "usr1" in oci.out.read_text()
