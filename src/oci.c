@@ -751,8 +751,8 @@ int oci_main(int argc, char **argv)
 		o.logf = fopen(o.log, "ae");
 	if (i >= argc) {
 		failf(&o, 1,
-		      "which command? (create, start, state, kill, delete, list, features, "
-		      "spec)");
+		      "which command? (create, start, state, kill, delete, exec, ps, list, "
+		      "features, spec)");
 	} else {
 		size_t c;
 
