@@ -136,6 +136,11 @@ static int add_rules(struct ruleset *rs, const struct ids *ids, struct herr *e)
 
 int landlock_apply(const struct plan *p, const struct ids *ids, struct herr *e)
 {
+	return landlock_apply_scoped(p, ids, true, e);
+}
+
+int landlock_apply_scoped(const struct plan *p, const struct ids *ids, bool signals, struct herr *e)
+{
 	int abi = abi_version();
 	struct ruleset_attr attr = {0};
 	struct ruleset rs = {.fd = -1, .p = p};
@@ -149,7 +154,7 @@ int landlock_apply(const struct plan *p, const struct ids *ids, struct herr *e)
 	/* Abstract unix sockets (X11's @/tmp/.X11-unix, D-Bus) and signals stop at the sandbox's
 	 * edge, even when it shares the host's network or could see a host pid. */
 	if (abi >= 6)
-		attr.scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL;
+		attr.scoped = LL_SCOPE_ABSTRACT_UNIX | (signals ? LL_SCOPE_SIGNAL : 0);
 	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
 	if (fd < 0)
 		return herr_set(e, errno, "Landlock: cannot create a ruleset");
@@ -159,7 +164,8 @@ int landlock_apply(const struct plan *p, const struct ids *ids, struct herr *e)
 	if (syscall(SYS_landlock_restrict_self, fd, 0) < 0)
 		return herr_set(e, errno, "Landlock: cannot restrict the command");
 	hutch_say(p->verbose, "Landlock ABI %d: filesystem rules%s", abi,
-		  abi >= 6 ? ", abstract unix sockets and signals scoped"
-			   : " (no scoping: ABI < 6)");
+		  abi < 6   ? " (no scoping: ABI < 6)"
+		  : signals ? ", abstract unix sockets and signals scoped"
+			    : ", abstract unix sockets scoped");
 	return 0;
 }

@@ -432,8 +432,6 @@ int oci_config_load(const char *bundle, struct plan *p, FILE *warnf, json_object
 		goto out;
 	}
 	warn_unknown(&c, cfg, "", known);
-	if ((v = get(cfg, "hooks")) && json_object_object_length(v) > 0)
-		warn(&c, "hooks are not run");
 	hostname = get_str(cfg, "hostname");
 	if (load_process(&c, get(cfg, "process")) < 0 ||
 	    load_root(&c, bundle, get(cfg, "root")) < 0 ||

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/capability.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -19,6 +20,7 @@
 struct created_msg {
 	pid_t pid; /* 0: failed, e says why */
 	struct herr e;
+	char home[512]; /* $HOME inside; "": too long to tell (exec then allows no home) */
 };
 
 void oci_terminal(const struct plan *p, struct tty_plan *t)
@@ -53,12 +55,14 @@ static int send_console(const char *path, int master, struct herr *e)
 	return 0;
 }
 
-void oci_sandbox_created(const struct plan *p, pid_t init, int *master)
+void oci_sandbox_created(const struct plan *p, const struct ids *ids, pid_t init, int *master)
 {
 	struct created_msg m = {.pid = init};
 
 	if (p->oci_created_fd <= 0)
 		return;
+	if (strlen(ids->home) < sizeof(m.home))
+		strcpy(m.home, ids->home);
 	if (p->oci_console_socket && *master >= 0) {
 		if (send_console(p->oci_console_socket, *master, &m.e) < 0) {
 			m.pid = 0; /* create reports it; the monitor ends with the init */
@@ -71,6 +75,60 @@ void oci_sandbox_created(const struct plan *p, pid_t init, int *master)
 		/* create is gone: nobody will start or delete us */
 	}
 	close(p->oci_created_fd);
+}
+
+/* The ids of our own user namespace (the inside column of /proc/self/uid_map), each mapped to
+ * itself: in the initial namespace every id, in rootless podman's the range podman got. */
+static void own_ids(const char *file, struct idmap *m)
+{
+	FILE *f = fopen(file, "re");
+	unsigned long inside, outside, count;
+
+	m->n = 0;
+	while (f && m->n < IDMAP_MAX && fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3)
+		m->ext[m->n++] = (struct idmap_extent){inside, inside, count};
+	if (f)
+		fclose(f);
+}
+
+bool oci_may_map_ids(void)
+{
+	cap_flag_value_t setuid = CAP_CLEAR, setgid = CAP_CLEAR;
+	cap_t c;
+
+	if (geteuid() != 0 || !(c = cap_get_proc()))
+		return false;
+	cap_get_flag(c, CAP_SETUID, CAP_EFFECTIVE, &setuid);
+	cap_get_flag(c, CAP_SETGID, CAP_EFFECTIVE, &setgid);
+	cap_free(c);
+	return setuid == CAP_SET && setgid == CAP_SET;
+}
+
+bool oci_host_ids(const struct plan *p, struct ids *ids)
+{
+	/* A root with CAP_SETUID and CAP_SETGID in its namespace may write any map of its ids for
+	 * a child namespace itself: no newuidmap, no keeper. As real root the container's root
+	 * is the host's root with the capabilities hutch leaves it, in namespaces of its own, as
+	 * under runc; in rootless podman's namespace it is podman's root. */
+	if (!p->oci_host_ids)
+		return false;
+	own_ids("/proc/self/uid_map", &ids->uidmap);
+	own_ids("/proc/self/gid_map", &ids->gidmap);
+	ids->subids = true; /* more than one id: setgroups stays allowed */
+	return ids->uidmap.n > 0 && ids->gidmap.n > 0;
+}
+
+void oci_host_user(struct plan *p)
+{
+	/* With every id mapped to itself the caller stays itself inside (root), so process.user
+	 * is become with setresuid just before exec, as for an image's User (image.c), instead of
+	 * being the inside id the caller's own uid maps to. */
+	if (!p->oci_host_ids || (!p->has_uid && !p->has_gid))
+		return;
+	p->image_user = true;
+	p->image_uid = p->has_uid ? p->uid : 0;
+	p->image_gid = p->has_gid ? p->gid : 0;
+	p->has_uid = p->has_gid = false;
 }
 
 int oci_join_netns(const struct plan *p, struct ids *ids, struct herr *e)
@@ -146,7 +204,7 @@ char *oci_now_rfc3339(void)
 }
 
 /* Fork the monitor and wait for its word: the init's pid, or an error. */
-pid_t oci_spawn(struct plan *p, const char *dir, pid_t *monitor, struct herr *e)
+pid_t oci_spawn(struct plan *p, const char *dir, pid_t *monitor, char **home, struct herr *e)
 {
 	_cleanup_free_ char *fifo = xasprintf("%s/exec.fifo", dir);
 	_cleanup_close_ int start_fd = -1, rd = -1, wr = -1;
@@ -172,8 +230,10 @@ pid_t oci_spawn(struct plan *p, const char *dir, pid_t *monitor, struct herr *e)
 	close(take_fd(&wr));
 	while ((n = read(rd, &m, sizeof(m))) < 0 && errno == EINTR)
 		;
-	if (n == sizeof(m) && m.pid > 0)
+	if (n == sizeof(m) && m.pid > 0) {
+		*home = xstrdup(m.home);
 		return m.pid;
+	}
 	waitpid(*monitor, NULL, 0);
 	if (n == sizeof(m)) {
 		*e = m.e;

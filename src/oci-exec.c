@@ -9,11 +9,13 @@
  *   ipc, uts, cgroup, mount (root and cwd become the container's), pid, time
  *
  * then forks (a pid namespace takes children only) and the child does what the container's
- * command did before execve: ids, working directory, rlimits, capabilities and no_new_privs,
- * seccomp (the container's profile, from its config.json).
+ * command did before execve: ids, working directory, stray fds closed, rlimits, capabilities and
+ * no_new_privs, Landlock, seccomp (the container's profile, from its config.json). Until the
+ * process exits, `exec` and the joining process forward the signals `hutch run` forwards.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <linux/nsfs.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -22,12 +24,15 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "caps.h"
+#include "image.h"
 #include "init.h"
+#include "landlock.h"
 #include "limits.h"
 #include "oci.h"
 #include "seccomp.h"
@@ -77,8 +82,9 @@ static const struct {
 
 /* All opened first: once in the container's mount namespace, /proc is the container's. The
  * parent of its user namespace (the monitor's: the keeper's or the engine's) comes first: every
- * capability there, which owns the container's network namespace. */
-static int enter(const struct oci_state *s, struct herr *e)
+ * capability there, which owns the container's network namespace. Without `mount`, the caller
+ * keeps its own filesystem view (createContainer hooks: a host path and the host's libraries). */
+int oci_enter(const struct oci_state *s, bool mount, struct herr *e)
 {
 	pid_t cmd = oci_find_command(s->pid, e);
 	int fds[ARRAY_SIZE(order)], parent = -1, r = -1;
@@ -105,7 +111,8 @@ static int enter(const struct oci_state *s, struct herr *e)
 	if (join_fd(parent, "user", CLONE_NEWUSER, e) < 0)
 		goto out;
 	for (i = 0; i < ARRAY_SIZE(order); i++)
-		if (fds[i] >= 0 && join_fd(fds[i], order[i].name, order[i].type, e) < 0)
+		if (fds[i] >= 0 && (mount || order[i].type != CLONE_NEWNS) &&
+		    join_fd(fds[i], order[i].name, order[i].type, e) < 0)
 			goto out;
 	r = 0;
 out:
@@ -165,6 +172,8 @@ static int exec_plan(const struct oci_state *s, const struct oci_exec_args *a, s
 		free(p->chdir);
 		p->chdir = xstrdup(a->cwd);
 	}
+	p->oci_host_ids = oci_may_map_ids(); /* as create decided it */
+	oci_host_user(p);
 	return 0;
 }
 
@@ -226,13 +235,46 @@ static int open_pty(int console, char *slave, size_t size, struct herr *e)
 	return send_fd(console, master, e);
 }
 
-__attribute__((noreturn)) static void child(const struct plan *p, const char *slave)
+/* Only 0, 1, 2 survive execve, as for the container's command: the engine may leak anything. */
+static int keep_fds(struct herr *e)
+{
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		return herr_set(e, errno, "exec: close_range");
+	return 0;
+}
+
+/* The container command's confinement, in its order (src/command.c): capabilities and
+ * no_new_privs, Landlock (the same rules from the same plan), seccomp last. Landlock's signal
+ * scope is left out: the process is in the container's pid namespace, so it cannot name a host
+ * process anyway, and a domain of its own (a sibling of the command's) would stop it from
+ * signalling the container's pid 1, as `podman exec C kill -HUP 1` must. */
+static int confine(const struct oci_state *s, const struct plan *p, struct herr *e)
+{
+	struct ids ids = {.home = s->home ? s->home : (char *)"/", .keeper_netns = -1};
+
+	return limits_apply_rlimits(p, e) < 0 || caps_drop(p->caps_keep, e) < 0 ||
+		       landlock_apply_scoped(p, &ids, false, e) < 0 || sc_apply(p, e) < 0
+		   ? -1
+		   : 0;
+}
+
+/* cgroup.procs of the container's cgroups (src/oci-cgroup.c), opened outside */
+struct cg_fds {
+	int fd[17];
+	size_t n;
+};
+
+__attribute__((noreturn)) static void child(const struct oci_state *s, const struct plan *p,
+					    const struct cg_fds *cg, const char *slave)
 {
 	struct herr e = {0};
 	uid_t uid = p->has_uid ? p->uid : 0;
 	gid_t gid = p->has_gid ? p->gid : 0;
 	char **envp = exec_env(p);
 
+	/* first of all, before it can fork: nothing of it outside the container's limits */
+	if (oci_cgroup_join(cg->fd, cg->n, &e) < 0)
+		goto fail;
 	setsid();
 	if (slave) {
 		int fd = open(slave, O_RDWR);
@@ -245,8 +287,12 @@ __attribute__((noreturn)) static void child(const struct plan *p, const char *sl
 		if (fd > 2)
 			close(fd);
 	}
-	if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
-		herr_set(&e, errno, "exec: cannot become %u:%u", (unsigned)uid, (unsigned)gid);
+	/* as root, process.user is become as the command becomes it (oci_host_user) */
+	if (p->image_user ? image_become_user(p, &e) < 0
+			  : setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
+		if (!p->image_user)
+			herr_set(&e, errno, "exec: cannot become %u:%u", (unsigned)uid,
+				 (unsigned)gid);
 		goto fail;
 	}
 	if (chdir(p->chdir ? p->chdir : "/") < 0) {
@@ -254,8 +300,7 @@ __attribute__((noreturn)) static void child(const struct plan *p, const char *sl
 		goto fail;
 	}
 	init_reset_signals();
-	if (limits_apply_rlimits(p, &e) < 0 || caps_drop(p->caps_keep, &e) < 0 ||
-	    sc_apply(p, &e) < 0)
+	if (keep_fds(&e) < 0 || confine(s, p, &e) < 0)
 		goto fail;
 	execvpe(p->argv[0], p->argv, envp);
 	/* the wording engines map to 127 and 126 */
@@ -275,19 +320,45 @@ static int exec_status(int status)
 	return 128 + WTERMSIG(status);
 }
 
+/* Wait for `pid` (our one child) and pass it the signals in `set` (blocked since before it was
+ * forked): a SIGTERM to `hutch exec` reaches the exec'd process, as a signal to `hutch run`
+ * reaches its command. Returns its exit status. */
+static int relay(pid_t pid, const sigset_t *set)
+{
+	siginfo_t si;
+	int status;
+
+	for (;;) {
+		if (sigwaitinfo(set, &si) < 0)
+			continue;
+		if (si.si_signo != SIGCHLD) {
+			kill(pid, si.si_signo);
+			continue;
+		}
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return exec_status(status);
+	}
+}
+
+static void relayed_signals(sigset_t *set)
+{
+	init_forwarded_signals(set);
+	sigaddset(set, SIGCHLD);
+}
+
 /* The process that joins the namespaces: a child of `exec`, so that `exec` itself never lives
  * in the container's mount and pid namespaces (where /proc/self is not its own, which trips
  * sanitizers and anything else that reads it at exit). Returns the exit status. */
 static int middle(const struct oci_state *s, const struct oci_exec_args *a, const struct plan *p,
-		  int console, int pidfd)
+		  const struct cg_fds *cg, int console, int pidfd)
 {
 	struct herr e = {0};
 	bool tty = console >= 0;
 	char slave[128];
-	int status;
+	sigset_t set;
 	pid_t pid;
 
-	if (enter(s, &e) < 0 || (tty && open_pty(console, slave, sizeof(slave), &e) < 0))
+	if (oci_enter(s, true, &e) < 0 || (tty && open_pty(console, slave, sizeof(slave), &e) < 0))
 		goto fail;
 	pid = fork(); /* into the container's pid namespace */
 	if (pid < 0) {
@@ -295,7 +366,7 @@ static int middle(const struct oci_state *s, const struct oci_exec_args *a, cons
 		goto fail;
 	}
 	if (pid == 0)
-		child(p, tty ? slave : NULL);
+		child(s, p, cg, tty ? slave : NULL);
 	if (pidfd >= 0 && dprintf(pidfd, "%d", (int)pid) < 0) {
 		herr_set(&e, errno, "--pid-file %s", a->pid_file);
 		kill(pid, SIGKILL);
@@ -303,10 +374,8 @@ static int middle(const struct oci_state *s, const struct oci_exec_args *a, cons
 	}
 	if (a->detach)
 		return 0; /* the engine's subreaper adopts it */
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return EXIT_SETUP;
-	return exec_status(status);
+	relayed_signals(&set);
+	return relay(pid, &set);
 fail:
 	herr_report(&e);
 	return EXIT_SETUP;
@@ -315,8 +384,10 @@ fail:
 int oci_exec(const struct oci_state *s, const struct oci_exec_args *a, FILE *warn, struct herr *e)
 {
 	_cleanup_close_ int console = -1, pidfd = -1;
+	struct cg_fds cg = {.n = 0};
 	struct plan p;
-	int status, r = -1;
+	sigset_t set, old;
+	int r = -1, n;
 	pid_t mid;
 
 	plan_init(&p);
@@ -334,20 +405,25 @@ int oci_exec(const struct oci_state *s, const struct oci_exec_args *a, FILE *war
 		herr_set(e, errno, "--pid-file %s", a->pid_file);
 		goto out;
 	}
+	if ((n = oci_cgroup_open(s->pid, cg.fd, ARRAY_SIZE(cg.fd), e)) < 0)
+		goto out;
+	cg.n = (size_t)n;
+	/* blocked before the fork: none may slip past between fork and relay */
+	relayed_signals(&set);
+	sigprocmask(SIG_BLOCK, &set, &old);
 	mid = fork();
 	if (mid < 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		herr_set(e, errno, "fork");
 		goto out;
 	}
 	if (mid == 0)
-		_exit(middle(s, a, &p, console, pidfd));
-	while (waitpid(mid, &status, 0) < 0)
-		if (errno != EINTR) {
-			herr_set(e, errno, "waitpid");
-			goto out;
-		}
-	r = exec_status(status);
+		_exit(middle(s, a, &p, &cg, console, pidfd));
+	r = relay(mid, &set);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 out:
+	for (size_t i = 0; i < cg.n; i++)
+		close(cg.fd[i]);
 	oci_plan_free(&p);
 	return r;
 }

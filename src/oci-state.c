@@ -92,6 +92,8 @@ int oci_state_write(const char *dir, const struct oci_state *s, struct herr *e)
 	json_object_object_add(o, "hutch.monitor", json_object_new_int(s->monitor));
 	json_object_object_add(o, "hutch.startTime", json_object_new_uint64(s->start_time));
 	json_object_object_add(o, "hutch.started", json_object_new_boolean(s->started));
+	if (s->home)
+		json_object_object_add(o, "hutch.home", json_object_new_string(s->home));
 	json_object_object_del(o, "status"); /* always computed afresh */
 	/* write and rename: a reader never sees half a file */
 	r = json_object_to_file_ext(tmp, o,
@@ -126,6 +128,8 @@ int oci_state_read(const char *dir, const char *id, struct oci_state *s, struct 
 		s->start_time = json_object_get_uint64(v);
 	if (json_object_object_get_ex(o, "hutch.started", &v))
 		s->started = json_object_get_boolean(v);
+	if (json_object_object_get_ex(o, "hutch.home", &v))
+		s->home = xstrdup(json_object_get_string(v));
 	if (json_object_object_get_ex(o, "annotations", &v))
 		s->annotations = json_object_get(v);
 	json_object_put(o);
@@ -137,6 +141,7 @@ void oci_state_free(struct oci_state *s)
 	free(s->id);
 	free(s->bundle);
 	free(s->created);
+	free(s->home);
 	json_object_put(s->annotations);
 	memset(s, 0, sizeof(*s));
 }

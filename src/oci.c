@@ -57,6 +57,13 @@ static void log_line(const struct oci *o, const char *level, const char *msg)
 	fflush(o->logf);
 }
 
+/* What a poststart or poststop hook's failure becomes: a warning (runtime-spec config.md). */
+static void warn_hook(const struct oci *o, const struct herr *e)
+{
+	fprintf(stderr, "hutch: warning: %s\n", e->msg);
+	log_line(o, "warning", e->msg);
+}
+
 /* Errors go to stderr (engines show it) and to --log (engines read it). Returns `code`. */
 static int fail(const struct oci *o, const struct herr *e, int code)
 {
@@ -115,7 +122,8 @@ static char *container_dir(const struct oci *o, const char *id)
 
 static void remove_container_dir(const char *dir)
 {
-	static const char *const files[] = {"state.json", "state.json.tmp", "exec.fifo"};
+	static const char *const files[] = {"state.json", "state.json.tmp", "exec.fifo",
+					    "hooks.json"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		_cleanup_free_ char *f = xasprintf("%s/%s", dir, files[i]);
@@ -176,12 +184,32 @@ static int parse_create(const struct oci *o, int argc, char **argv, struct creat
 	return check_id(o, a->id);
 }
 
+/* create's hooks, once the sandbox waits for start. A failure stops the container (the monitor
+ * is our child: waiting for it waits for its cleanup, the cgroup's removal) and runs poststop,
+ * as the spec's lifecycle goes on at delete. */
+static int create_hooks(const struct oci *o, json_object *hooks, const struct oci_state *s,
+			struct herr *e)
+{
+	struct herr pe = {0};
+
+	if (oci_hooks_run(hooks, OCI_HOOK_PRESTART, s, e) == 0 &&
+	    oci_hooks_run(hooks, OCI_HOOK_CREATE_RUNTIME, s, e) == 0 &&
+	    oci_hooks_run(hooks, OCI_HOOK_CREATE_CONTAINER, s, e) == 0)
+		return 0;
+	kill(s->pid, SIGKILL);
+	waitpid(s->monitor, NULL, 0);
+	if (oci_hooks_run(hooks, OCI_HOOK_POSTSTOP, s, &pe) < 0)
+		warn_hook(o, &pe);
+	return -1;
+}
+
 /* Load config.json, fork the monitor, record the state: nothing is left behind on failure. */
 static int create_in(const struct oci *o, const struct create_args *a, const char *dir,
 		     struct herr *e)
 {
 	_cleanup_free_ char *bundle = realpath(a->bundle, NULL);
 	struct oci_state s = {0};
+	json_object *hooks = NULL;
 	struct plan p;
 	pid_t monitor = -1;
 	int r = -1;
@@ -189,8 +217,12 @@ static int create_in(const struct oci *o, const struct create_args *a, const cha
 	if (!bundle)
 		return herr_set(e, errno, "bundle %s", a->bundle);
 	plan_init(&p);
-	if (oci_config_load(bundle, &p, o->logf ? o->logf : stderr, &s.annotations, e) < 0)
+	/* root (or podman's root) needs no keeper: its own ids, one to one (oci_host_ids) */
+	p.oci_host_ids = oci_may_map_ids();
+	if (oci_config_load(bundle, &p, o->logf ? o->logf : stderr, &s.annotations, e) < 0 ||
+	    oci_hooks_load(bundle, &hooks, e) < 0 || oci_hooks_save(dir, hooks, e) < 0)
 		goto out;
+	oci_host_user(&p);
 	if (p.oci_terminal && !a->console_socket) {
 		herr_set(e, 0, "config.json asks for a terminal but no --console-socket was given");
 		goto out;
@@ -199,7 +231,7 @@ static int create_in(const struct oci *o, const struct create_args *a, const cha
 		p.oci_console_socket = xstrdup(a->console_socket);
 	for (int fd = 3; fd < 3 + a->preserve_fds; fd++)
 		plan_add_pass_fd(&p, fd);
-	s.pid = oci_spawn(&p, dir, &monitor, e);
+	s.pid = oci_spawn(&p, dir, &monitor, &s.home, e);
 	if (s.pid < 0)
 		goto out;
 	s.id = (char *)a->id;
@@ -213,10 +245,18 @@ static int create_in(const struct oci *o, const struct create_args *a, const cha
 		 * reads here, and only the monitor is its child and exits with the container's
 		 * status (the init is the monitor's child). state's pid stays the init's. */
 		r = oci_write_pid_file(a->pid_file, monitor, e);
-	if (r < 0)
+	if (r < 0) {
 		kill(s.pid, SIGKILL);
+		waitpid(monitor, NULL, 0);
+	} else {
+		r = create_hooks(o, hooks, &s, e);
+	}
+	if (r < 0 && a->pid_file)
+		unlink(a->pid_file);
 	free(s.created);
+	free(s.home);
 out:
+	json_object_put(hooks);
 	json_object_put(s.annotations);
 	oci_plan_free(&p);
 	return r;
@@ -305,11 +345,14 @@ static int cmd_state(const struct oci *o, int argc, char **argv)
 	return 0;
 }
 
+static int deliver(const struct oci_state *s, int sig);
+
 static int cmd_start(const struct oci *o, int argc, char **argv)
 {
 	_cleanup_free_ char *dir = NULL, *fifo = NULL;
 	_cleanup_close_ int fd = -1;
 	const char *id = the_id(o, argc, argv, NULL, NULL, NULL);
+	json_object *hooks = NULL;
 	struct herr e = {0};
 	struct oci_state s;
 	int r = 1;
@@ -321,6 +364,13 @@ static int cmd_start(const struct oci *o, int argc, char **argv)
 		goto out;
 	}
 	fifo = xasprintf("%s/exec.fifo", dir);
+	hooks = oci_hooks_saved(dir);
+	/* startContainer fails the start and stops the container (runtime-spec config.md) */
+	if (oci_hooks_run(hooks, OCI_HOOK_START_CONTAINER, &s, &e) < 0) {
+		deliver(&s, SIGKILL);
+		r = fail(o, &e, EXIT_SETUP);
+		goto out;
+	}
 	/* Non-blocking: the monitor and the command hold it open for reading, so this succeeds
 	 * exactly while they live. */
 	fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
@@ -331,8 +381,11 @@ static int cmd_start(const struct oci *o, int argc, char **argv)
 		fail(o, &e, 1);
 		goto out;
 	}
+	if (oci_hooks_run(hooks, OCI_HOOK_POSTSTART, &s, &e) < 0)
+		warn_hook(o, &e);
 	r = 0;
 out:
+	json_object_put(hooks);
 	oci_state_free(&s);
 	return r;
 }
@@ -356,16 +409,25 @@ static int parse_signal(const char *s)
 	return -1;
 }
 
-/* The signals the monitor forwards to the command (through the init) go to the monitor: the
- * command gets them as with `hutch run`. Others (KILL, STOP...) go to the init itself: as pid 1
- * of its namespace it dies of SIGKILL from outside, and takes everything inside with it. */
+/* The signals the init forwards (TERM, INT, HUP...) go to the container's command itself, as
+ * the init would pass them: the init keeps no capability, so it cannot signal a command that
+ * became another user (process.user as root: oci_host_user), and we can, from outside its user
+ * namespace. Failing that, through the monitor and the init, as with `hutch run`. Others (KILL,
+ * STOP...) go to the init itself: as pid 1 of its namespace it dies of SIGKILL from outside,
+ * and takes everything inside with it. */
 static int deliver(const struct oci_state *s, int sig)
 {
+	struct herr ignored = {0};
 	sigset_t fwd;
+	pid_t cmd;
 
 	init_forwarded_signals(&fwd);
-	if (sigismember(&fwd, sig) && s->monitor > 0 && kill(s->monitor, sig) == 0)
-		return 0;
+	if (sigismember(&fwd, sig)) {
+		cmd = oci_find_command(s->pid, &ignored);
+		if ((cmd > 0 && kill(cmd, sig) == 0) ||
+		    (s->monitor > 0 && kill(s->monitor, sig) == 0))
+			return 0;
+	}
 	if (kill(s->pid, sig) == 0)
 		return 0;
 	if (errno == EPERM && sig == SIGKILL && s->monitor > 0) /* the init dies with it */
@@ -376,7 +438,8 @@ static int deliver(const struct oci_state *s, int sig)
 static int cmd_kill(const struct oci *o, int argc, char **argv)
 {
 	_cleanup_free_ char *dir = NULL;
-	const char *sigs = NULL, *id = the_id(o, argc, argv, NULL, &(bool){0}, &sigs);
+	bool all = false;
+	const char *sigs = NULL, *id = the_id(o, argc, argv, NULL, &all, &sigs);
 	struct oci_state s;
 	int sig = parse_signal(sigs), r = 0;
 
@@ -386,7 +449,7 @@ static int cmd_kill(const struct oci *o, int argc, char **argv)
 		r = failf(o, 1, "kill: unknown signal '%s'", sigs);
 	else if (strcmp(oci_state_status(&s), "stopped") == 0)
 		r = failf(o, 1, "container not running");
-	else if (deliver(&s, sig) < 0)
+	else if (all ? oci_kill_all(&s, sig) < 0 : deliver(&s, sig) < 0)
 		r = failf(o, 1, "kill %s: %s", id, strerror(errno));
 	oci_state_free(&s);
 	return r;
@@ -411,6 +474,8 @@ static int cmd_delete(const struct oci *o, int argc, char **argv)
 	_cleanup_free_ char *dir = NULL;
 	bool force = false;
 	const char *id = the_id(o, argc, argv, &force, NULL, NULL);
+	json_object *hooks;
+	struct herr e = {0};
 	struct oci_state s;
 	const char *status;
 
@@ -425,7 +490,11 @@ static int cmd_delete(const struct oci *o, int argc, char **argv)
 	if (strcmp(status, "stopped") != 0)
 		deliver(&s, SIGKILL);
 	await_gone(&s);
+	hooks = oci_hooks_saved(dir);
 	remove_container_dir(dir);
+	if (oci_hooks_run(hooks, OCI_HOOK_POSTSTOP, &s, &e) < 0)
+		warn_hook(o, &e);
+	json_object_put(hooks);
 	oci_state_free(&s);
 	return 0;
 }
@@ -468,7 +537,8 @@ static int cmd_features(const struct oci *o, int argc, char **argv)
 	fputs("{\n"
 	      "  \"ociVersionMin\": \"1.0.0\",\n"
 	      "  \"ociVersionMax\": \"1.0.2\",\n"
-	      "  \"hooks\": [],\n"
+	      "  \"hooks\": [\"prestart\", \"createRuntime\", \"createContainer\", "
+	      "\"startContainer\", \"poststart\", \"poststop\"],\n"
 	      "  \"mountOptions\": [\"bind\", \"rbind\", \"ro\", \"rw\", \"size\"],\n"
 	      "  \"linux\": {\n"
 	      "    \"namespaces\": [\"cgroup\", \"ipc\", \"mount\", \"network\", \"pid\", "
@@ -537,52 +607,37 @@ static int cmd_exec(const struct oci *o, int argc, char **argv)
 	return r;
 }
 
-/* ps ID: the host pids in the container's pid namespace (runc's --format json: an array). */
+/* ps [--format table|json] ID [PS ARGS...]: as runc, a table from the host's ps (ps -ef
+ * unless ARGS say otherwise) or a JSON array of host pids (src/oci-ps.c). */
 static int cmd_ps(const struct oci *o, int argc, char **argv)
 {
-	_cleanup_free_ char *dir = NULL, *ns = NULL;
-	const char *id = NULL;
+	_cleanup_free_ char *dir = NULL;
+	struct herr e = {0};
 	struct oci_state s;
-	struct stat want, st;
 	bool json = false;
-	DIR *d;
-	struct dirent *de;
-	int n = 0;
+	int i, r = 0;
 
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--format") || !strcmp(argv[i], "-f"))
-			json = ++i < argc && !strcmp(argv[i], "json");
-		else if (!strcmp(argv[i], "--format=json"))
-			json = true;
-		else
-			id = argv[i];
-	if (check_id(o, id) < 0 || load(o, id, &s, &dir) < 0)
+	for (i = 1; i < argc && argv[i][0] == '-'; i++)
+		if (!strcmp(argv[i], "--format") || !strcmp(argv[i], "-f")) {
+			if (++i >= argc || (strcmp(argv[i], "json") && strcmp(argv[i], "table")))
+				return failf(o, 1, "ps: --format takes table or json");
+			json = !strcmp(argv[i], "json");
+		} else if (!strcmp(argv[i], "--format=json") ||
+			   !strcmp(argv[i], "--format=table")) {
+			json = !strcmp(argv[i], "--format=json");
+		} else {
+			return failf(o, 1, "ps: unknown option '%s'", argv[i]);
+		}
+	if (check_id(o, i < argc ? argv[i] : NULL) < 0 || load(o, argv[i], &s, &dir) < 0)
 		return 1;
-	if (strcmp(oci_state_status(&s), "running") == 0) {
-		struct herr e = {0};
-		pid_t cmd = oci_find_command(s.pid, &e);
-
-		ns = cmd > 0 ? xasprintf("/proc/%d/ns/pid", (int)cmd) : NULL;
-	}
-	if (!ns || stat(ns, &want) < 0) {
-		oci_state_free(&s);
-		return failf(o, 1, "container not running");
-	}
-	fputs(json ? "[" : "PID\n", stdout);
-	for (d = opendir("/proc"); d && (de = readdir(d));) {
-		_cleanup_free_ char *p = xasprintf("/proc/%s/ns/pid", de->d_name);
-
-		if (de->d_name[0] < '1' || de->d_name[0] > '9' || stat(p, &st) < 0 ||
-		    st.st_ino != want.st_ino || st.st_dev != want.st_dev)
-			continue;
-		printf(json ? "%s%s" : "%.0s%s\n", n++ ? "," : "", de->d_name);
-	}
-	if (d)
-		closedir(d);
-	if (json)
-		puts("]");
+	if (i + 1 < argc && !strcmp(argv[i + 1], "--"))
+		i++;
+	if (json && i + 1 < argc)
+		r = failf(o, 1, "ps: --format json takes no ps arguments");
+	else if (oci_ps(&s, json, argv + i + 1, &e) < 0)
+		r = fail(o, &e, 1);
 	oci_state_free(&s);
-	return 0;
+	return r;
 }
 
 /* `spec`: a default config.json, like runc's: sh in ./rootfs, every namespace. */
@@ -696,8 +751,8 @@ int oci_main(int argc, char **argv)
 		o.logf = fopen(o.log, "ae");
 	if (i >= argc) {
 		failf(&o, 1,
-		      "which command? (create, start, state, kill, delete, list, features, "
-		      "spec)");
+		      "which command? (create, start, state, kill, delete, exec, ps, list, "
+		      "features, spec)");
 	} else {
 		size_t c;
 

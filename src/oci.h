@@ -34,7 +34,19 @@ struct oci_exec_args {
 /* The container's command (the init's child, and dumpable: its /proc/PID/ns can be opened). */
 pid_t oci_find_command(pid_t init, struct herr *e);
 struct oci_state;
+/* Join the running container's namespaces (its mount namespace only with `mount`); the caller
+ * forks next to be in its pid namespace. */
+int oci_enter(const struct oci_state *s, bool mount, struct herr *e);
 int oci_exec(const struct oci_state *s, const struct oci_exec_args *a, FILE *warn, struct herr *e);
+/* src/oci-cgroup.c: open cgroup.procs of hutch's cgroup of the container (in every hierarchy it
+ * has one) into fds (at most max); returns how many. oci_cgroup_join moves the caller there. */
+int oci_cgroup_open(pid_t init, int *fds, size_t max, struct herr *e);
+int oci_cgroup_join(const int *fds, size_t n, struct herr *e);
+/* `ps`: the container's processes; a table from ps(1) run with `args` (NULL-terminated; none:
+ * -ef), or with `json` an array of host pids (src/oci-ps.c). */
+int oci_ps(const struct oci_state *s, bool json, char **args, struct herr *e);
+/* `kill --all`: `sig` to every process of the container; -1 (errno) when none got it. */
+int oci_kill_all(const struct oci_state *s, int sig);
 
 /* The state of one container, kept as STATEDIR/ID/state.json. */
 struct oci_state {
@@ -46,6 +58,7 @@ struct oci_state {
 	    start_time; /* the init's start time (/proc/PID/stat), against pid reuse */
 	bool started;
 	char *created; /* RFC 3339 */
+	char *home;    /* $HOME inside, as the monitor chose it (exec's Landlock rules) */
 	json_object *annotations;
 };
 
@@ -61,22 +74,49 @@ unsigned long long oci_proc_start_time(pid_t pid);
 bool oci_proc_alive(pid_t pid, unsigned long long start_time);
 
 /* src/oci-create.c: fork the detached monitor (which runs sandbox_run with p) and wait for the
- * init's pid, or the error that stopped the sandbox. `dir` gets the start FIFO. */
-pid_t oci_spawn(struct plan *p, const char *dir, pid_t *monitor, struct herr *e);
+ * init's pid, or the error that stopped the sandbox. `dir` gets the start FIFO; *home gets $HOME
+ * inside. */
+pid_t oci_spawn(struct plan *p, const char *dir, pid_t *monitor, char **home, struct herr *e);
 int oci_write_pid_file(const char *path, pid_t pid, struct herr *e);
 char *oci_now_rfc3339(void); /* RFC 3339 with nanoseconds, UTC */
 
+struct ids;
 /* Called by sandbox_run once the sandbox is built: tells `create` the init's pid. */
 /* With a console socket the pty master goes there (*master becomes -1: no relay). */
-void oci_sandbox_created(const struct plan *p, pid_t init, int *master);
+void oci_sandbox_created(const struct plan *p, const struct ids *ids, pid_t init, int *master);
 /* process.terminal: the command gets a pty whatever the monitor's stdin is. */
 struct tty_plan;
 void oci_terminal(const struct plan *p, struct tty_plan *t);
 /* OCI: a network namespace given by path replaces the keeper's fresh one (src/sandbox.c clones
  * the init into it). */
-struct ids;
 int oci_join_netns(const struct plan *p, struct ids *ids, struct herr *e);
 /* The command's last step before execve: wait for `start`. */
 int oci_await_start(const struct plan *p, struct herr *e);
+/* OCI as root, real or in an engine's user namespace (plan.oci_host_ids): no keeper and no
+ * subordinate ids; every id of the caller's namespace is mapped to itself, so as real root the
+ * container's ids are the host's, as under runc. False: not this case. */
+bool oci_host_ids(const struct plan *p, struct ids *ids);
+/* ...and there process.user is become with setresuid before exec. */
+void oci_host_user(struct plan *p);
+/* Root with CAP_SETUID and CAP_SETGID: may write a child namespace's maps itself. */
+bool oci_may_map_ids(void);
+/* src/oci-hooks.c: the POSIX-platform hooks of config.json (runtime-spec config.md). */
+enum oci_hook {
+	OCI_HOOK_PRESTART,
+	OCI_HOOK_CREATE_RUNTIME,
+	OCI_HOOK_CREATE_CONTAINER,
+	OCI_HOOK_START_CONTAINER,
+	OCI_HOOK_POSTSTART,
+	OCI_HOOK_POSTSTOP,
+};
+/* BUNDLE/config.json's hooks, checked (absolute paths, string arrays, positive timeouts);
+ * *hooks is NULL when there are none. */
+int oci_hooks_load(const char *bundle, json_object **hooks, struct herr *e);
+/* Kept in the state directory for start and delete (the bundle may change meanwhile). */
+int oci_hooks_save(const char *dir, json_object *hooks, struct herr *e);
+json_object *oci_hooks_saved(const char *dir);
+/* Run one phase's hooks in order, each with the state on its stdin; the first failure stops. */
+int oci_hooks_run(json_object *hooks, enum oci_hook phase, const struct oci_state *s,
+		  struct herr *e);
 /* Free a plan that oci-config.c filled, argv included. */
 void oci_plan_free(struct plan *p);

@@ -146,6 +146,7 @@ struct plan {
 	char *oci_netns;	  /* linux.namespaces network path: join it (engines made it) */
 	bool oci_terminal;	  /* process.terminal: a pty for the command, always */
 	char *oci_console_socket; /* --console-socket: the pty master goes there, not relayed */
+	bool oci_host_ids;	  /* run by root: host ids one to one, no keeper (oci_host_ids()) */
 };
 
 void plan_init(struct plan *p);

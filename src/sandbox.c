@@ -489,7 +489,8 @@ int sandbox_run(const struct plan *p, struct herr *e)
 		sandbox_free(&sb);
 		return -1;
 	}
-	oci_sandbox_created(p, sb.pid, &master); /* OCI create: the container exists (issue 8) */
+	/* OCI create: the container exists (issue 8) */
+	oci_sandbox_created(p, &sb.ids, sb.pid, &master);
 	status = finish(&sb, monitor_wait(&sb, master, e), &t0, e);
 	sandbox_free(&sb);
 	sigprocmask(SIG_SETMASK, &old, NULL);

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "keeper.h"
+#include "oci.h"
 #include "util.h"
 
 /*
@@ -233,6 +234,8 @@ int user_prepare(const struct plan *p, struct ids *ids, struct herr *e)
 	int nsfd;
 
 	who(p, ids);
+	if (oci_host_ids(p, ids)) /* OCI mode as root (issue 8) */
+		return 0;
 	nsfd = keeper_connect(ids->outside_uid, &ids->keeper_netns);
 	if (nsfd < 0)
 		nsfd = start_keeper(ids, e);
