@@ -38,7 +38,7 @@ static bool peer_is(int sock, uid_t uid)
 	return getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == uid;
 }
 
-int keeper_connect(uid_t uid, int *netns)
+int keeper_connect(uid_t uid, int *netns, int *conn)
 {
 	_cleanup_close_ int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	struct sockaddr_un sa;
@@ -47,6 +47,7 @@ int keeper_connect(uid_t uid, int *netns)
 	int fds[2] = {-1, -1};
 
 	*netns = -1;
+	*conn = -1;
 	if (s < 0 || connect(s, (struct sockaddr *)&sa, len) < 0 || !peer_is(s, uid))
 		return -1;
 	if (channel_recv_fds(s, &m, fds, 2) != 0 || m.type != MSG_READY || fds[0] < 0) {
@@ -56,6 +57,7 @@ int keeper_connect(uid_t uid, int *netns)
 		return -1;
 	}
 	*netns = fds[1];
+	*conn = take_fd(&s);
 	return fds[0];
 }
 
@@ -119,11 +121,36 @@ static int spare_maker_start(void)
 }
 
 /* The spare network namespace and its maker (see spare_maker). */
+#define KEEPER_CLIENTS 8
+
 struct spares {
-	int fd;	      /* ready to hand out, or -1 */
-	int maker;    /* socket to the maker, or -1 when it failed */
-	bool pending; /* the maker is making one */
+	int fd;			    /* ready to hand out, or -1 */
+	int maker;		    /* socket to the maker, or -1 when it failed */
+	bool pending;		    /* the maker is making one */
+	int client[KEEPER_CLIENTS]; /* served, still starting their sandbox, or -1 */
 };
+
+/* Ask for the next spare once no client is starting a sandbox any more: making one takes about
+ * a millisecond of CPU, which the starts need more (2 CPUs here). */
+static void spare_request(struct spares *s)
+{
+	for (int i = 0; i < KEEPER_CLIENTS; i++)
+		if (s->client[i] >= 0)
+			return;
+	if (s->fd < 0 && s->maker >= 0 && !s->pending)
+		s->pending = write(s->maker, "n", 1) == 1;
+}
+
+/* Remember a served client until it hangs up (when full, forget it: never wait on it). */
+static void client_starting(struct spares *s, int client)
+{
+	for (int i = 0; i < KEEPER_CLIENTS; i++)
+		if (s->client[i] < 0) {
+			s->client[i] = client;
+			return;
+		}
+	close(client);
+}
 
 static void spare_delivered(struct spares *s)
 {
@@ -146,8 +173,10 @@ static void serve(int client, int nsfd, struct spares *s)
 {
 	int fds[2];
 
-	if (!peer_is(client, getuid()))
+	if (!peer_is(client, getuid())) {
+		close(client);
 		return;
+	}
 	/* The maker has not caught up (clients in quick succession, a busy host): make one
 	 * here, as a client would otherwise make its own in the sandbox's user namespace. */
 	if (s->fd < 0)
@@ -159,8 +188,7 @@ static void serve(int client, int nsfd, struct spares *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
-	if (s->maker >= 0 && !s->pending)
-		s->pending = write(s->maker, "n", 1) == 1;
+	client_starting(s, client);
 }
 
 /* The keeper's life: hand its namespace to each client of the same user until idle. */
@@ -169,7 +197,7 @@ __attribute__((noreturn)) static void keeper_serve(int go_fd)
 	struct sockaddr_un sa;
 	socklen_t len;
 	sigset_t none;
-	struct spares spare = {-1, -1, false};
+	struct spares spare = {-1, -1, false, {-1, -1, -1, -1, -1, -1, -1, -1}};
 	int nsfd, lsock;
 	char c;
 
@@ -200,23 +228,27 @@ __attribute__((noreturn)) static void keeper_serve(int go_fd)
 	spare.maker = spare_maker_start();
 	spare.pending = spare.maker >= 0;
 	for (;;) {
-		struct pollfd p[2] = {{.fd = lsock, .events = POLLIN},
-				      {.fd = spare.maker, .events = POLLIN}};
-		int r = poll(p, spare.maker >= 0 ? 2 : 1, KEEPER_IDLE_S * 1000), c2;
+		struct pollfd p[2 + KEEPER_CLIENTS] = {{.fd = lsock, .events = POLLIN},
+						       {.fd = spare.maker, .events = POLLIN}};
+		int r, c2;
 
+		for (int i = 0; i < KEEPER_CLIENTS; i++)
+			p[2 + i] = (struct pollfd){.fd = spare.client[i], .events = POLLIN};
+		r = poll(p, 2 + KEEPER_CLIENTS, KEEPER_IDLE_S * 1000);
 		if (r == 0)
 			_exit(0);
 		if (r < 0)
 			continue;
 		if (spare.maker >= 0 && p[1].revents)
 			spare_delivered(&spare);
-		if (!p[0].revents)
-			continue;
-		c2 = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
-		if (c2 < 0)
-			continue;
-		serve(c2, nsfd, &spare);
-		close(c2);
+		for (int i = 0; i < KEEPER_CLIENTS; i++)
+			if (spare.client[i] >= 0 && p[2 + i].revents) {
+				close(spare.client[i]); /* its sandbox is built (or it is gone) */
+				spare.client[i] = -1;
+			}
+		if (p[0].revents && (c2 = accept4(lsock, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+			serve(c2, nsfd, &spare);
+		spare_request(&spare);
 	}
 }
 

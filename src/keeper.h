@@ -31,8 +31,10 @@
 #define KEEPER_IDLE_S 60
 
 /* An fd of the running keeper's user namespace, or -1 when there is none; *netns gets a fresh
- * network namespace's fd, or -1. */
-int keeper_connect(uid_t uid, int *netns);
+ * network namespace's fd, or -1. *conn is the connection: close it once the sandbox is built,
+ * which tells the keeper to make the next network namespace (not while this start needs the
+ * CPUs). */
+int keeper_connect(uid_t uid, int *netns, int *conn);
 /* Start a keeper whose namespace has the maps in ids->uidmap/gidmap (host ids); returns an fd
  * of its user namespace. */
 int keeper_spawn(const struct ids *ids, struct herr *e);

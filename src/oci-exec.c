@@ -250,7 +250,7 @@ static int keep_fds(struct herr *e)
  * signalling the container's pid 1, as `podman exec C kill -HUP 1` must. */
 static int confine(const struct oci_state *s, const struct plan *p, struct herr *e)
 {
-	struct ids ids = {.home = s->home ? s->home : (char *)"/", .keeper_netns = -1};
+	struct ids ids = {.home = s->home ? s->home : (char *)"/", .keeper_netns = -1, .keeper_conn = -1};
 
 	return limits_apply_rlimits(p, e) < 0 || caps_drop(p->caps_keep, e) < 0 ||
 		       landlock_apply_scoped(p, &ids, false, e) < 0 || sc_apply(p, e) < 0

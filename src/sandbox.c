@@ -414,6 +414,7 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 		return -1;
 	if (await_ready(sb, master, e) < 0)
 		return -1;
+	user_release_keeper(&sb->ids);
 	dbus_proxy_hide(p, &sb->dbus); /* the sandbox's bind holds it now */
 	return 0;
 }
@@ -465,7 +466,7 @@ int sandbox_run(const struct plan *p, struct herr *e)
 {
 	struct sandbox sb = {
 	    .plan = p,
-	    .ids = {.keeper_netns = -1},
+	    .ids = {.keeper_netns = -1, .keeper_conn = -1},
 	    .sock = {-1, -1},
 	    .pid = -1,
 	    .pidfd = -1,

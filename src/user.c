@@ -199,6 +199,7 @@ static int start_keeper(struct ids *ids, struct herr *e)
 static void who(const struct plan *p, struct ids *ids)
 {
 	ids->keeper_netns = -1;
+	ids->keeper_conn = -1;
 	ids->outside_uid = getuid();
 	ids->outside_gid = getgid();
 	ids->uid = p->has_uid ? p->uid : ids->outside_uid;
@@ -236,7 +237,7 @@ int user_prepare(const struct plan *p, struct ids *ids, struct herr *e)
 	who(p, ids);
 	if (oci_host_ids(p, ids)) /* OCI mode as root (issue 8) */
 		return 0;
-	nsfd = keeper_connect(ids->outside_uid, &ids->keeper_netns);
+	nsfd = keeper_connect(ids->outside_uid, &ids->keeper_netns, &ids->keeper_conn);
 	if (nsfd < 0)
 		nsfd = start_keeper(ids, e);
 	if (nsfd == -2)
@@ -266,6 +267,14 @@ void user_free(struct ids *ids)
 	free(ids->newgidmap);
 	if (ids->keeper_netns >= 0)
 		close(ids->keeper_netns);
+	user_release_keeper(ids);
+}
+
+void user_release_keeper(struct ids *ids)
+{
+	if (ids->keeper_conn >= 0)
+		close(ids->keeper_conn);
+	ids->keeper_conn = -1;
 }
 
 /* argv for newuidmap/newgidmap: PROG PID (INSIDE OUTSIDE COUNT)... */

@@ -30,6 +30,7 @@ struct ids {
 	bool subids;
 	char *newuidmap, *newgidmap; /* their paths, when a keeper must be made */
 	int keeper_netns;	     /* a fresh network namespace from the keeper, or -1 */
+	int keeper_conn;	     /* the keeper's connection until the sandbox is built, or -1 */
 	struct idmap uidmap, gidmap; /* the sandbox's maps, in the monitor's namespace's ids */
 };
 
@@ -45,3 +46,5 @@ int user_run_helpers(pid_t pid, const struct ids *ids, struct herr *e);
 /* Explain a failed clone(CLONE_NEWUSER) and what to do about it. */
 int user_explain_clone_failure(int err, struct herr *e);
 void user_free(struct ids *ids);
+/* The sandbox is built: the keeper may make the next network namespace (keeper_connect). */
+void user_release_keeper(struct ids *ids);
