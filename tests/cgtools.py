@@ -27,14 +27,22 @@ def delegation_problem(option="--memory=64M"):
     return "; ".join(error_lines(r.stderr)) or f"exit {r.returncode}"
 
 
-def need_delegation(option="--memory=64M"):
-    problem = delegation_problem(option)
+def skip_unless_required(problem, required_by, fail_text, skip_text):
+    """Skip with SKIP_TEXT when the host lacks something (PROBLEM); but where the
+    environment variable REQUIRED_BY is 1 (tests/run prepared it), fail."""
     if problem is None:
         return
-    if os.environ.get("HUTCH_REQUIRE_CGROUPS") == "1":
-        pytest.fail(f"no usable cgroup delegation: {problem}", pytrace=False)
-    pytest.skip(f"no cgroup delegated to this user ({problem}); "
-                "tests/setup-host delegates one to hutch-test")
+    if os.environ.get(required_by) == "1":
+        pytest.fail(fail_text, pytrace=False)
+    pytest.skip(skip_text)
+
+
+def need_delegation(option="--memory=64M"):
+    problem = delegation_problem(option)
+    skip_unless_required(problem, "HUTCH_REQUIRE_CGROUPS",
+                         f"no usable cgroup delegation: {problem}",
+                         f"no cgroup delegated to this user ({problem}); "
+                         "tests/setup-host delegates one to hutch-test")
 
 
 def report_of(path):

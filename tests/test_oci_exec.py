@@ -25,6 +25,16 @@ def landlock_abi():
     return max(libc.syscall(444, None, 0, 1), 0)
 
 
+def exec_sleeper(oci, tmp_path, cid):
+    """`exec --detach` a sleep into container CID; its host pid."""
+    proc = tmp_path / "p.json"
+    proc.write_text(json.dumps({"args": ["sleep", "25"], "cwd": "/",
+                                "env": ["PATH=/bin"]}))
+    oci("exec", "--process", str(proc), "--detach", "--pid-file",
+        str(tmp_path / "x.pid"), cid, check=0)
+    return int((tmp_path / "x.pid").read_text())
+
+
 def started(oci, bundle, cid, cfg=None):
     oci("create", "--bundle", str(bundle(cfg or spec(["sleep", "30"]))), cid,
         check=0)
@@ -130,12 +140,7 @@ def test_exec_forwards_signals_and_exit_status(oci, bundle, tmp_path, sig):
 
 def test_ps_lists_every_process_init_included(oci, bundle, tmp_path):
     s = started(oci, bundle, "p1")
-    proc = tmp_path / "p.json"
-    proc.write_text(json.dumps({"args": ["sleep", "25"], "cwd": "/",
-                                "env": ["PATH=/bin"]}))
-    oci("exec", "--process", str(proc), "--detach", "--pid-file",
-        str(tmp_path / "x.pid"), "p1", check=0)
-    extra = int((tmp_path / "x.pid").read_text())
+    extra = exec_sleeper(oci, tmp_path, "p1")
     pids = json.loads(oci("ps", "--format", "json", "p1", check=0).stdout)
     command = int(Path(f"/proc/{s['pid']}/task/{s['pid']}/children")
                   .read_text().split()[0])
@@ -190,12 +195,7 @@ def test_exec_joins_the_containers_cgroup(oci, bundle, tmp_path):
     cfg = spec(["sleep", "30"])
     cfg["linux"]["resources"] = {"pids": {"limit": 16}}
     s = started(oci, bundle, "g1", cfg)
-    proc = tmp_path / "p.json"
-    proc.write_text(json.dumps({"args": ["sleep", "25"], "cwd": "/",
-                                "env": ["PATH=/bin"]}))
-    oci("exec", "--process", str(proc), "--detach", "--pid-file",
-        str(tmp_path / "x.pid"), "g1", check=0)
-    pid = int((tmp_path / "x.pid").read_text())
+    pid = exec_sleeper(oci, tmp_path, "g1")
     want = Path(f"/proc/{s['pid']}/cgroup").read_text()
     assert "/sandbox" in want  # hutch's own leaf
     assert Path(f"/proc/{pid}/cgroup").read_text() == want
@@ -207,12 +207,7 @@ def test_kill_all_reaches_every_process(oci, bundle, tmp_path):
     cfg = spec(["sh", "-c", "trap 'echo usr1' USR1; "
                 "while :; do sleep 0.05; done"])
     started(oci, bundle, "k1", cfg)
-    proc = tmp_path / "p.json"
-    proc.write_text(json.dumps({"args": ["sleep", "25"], "cwd": "/",
-                                "env": ["PATH=/bin"]}))
-    oci("exec", "--process", str(proc), "--detach", "--pid-file",
-        str(tmp_path / "x.pid"), "k1", check=0)
-    extra = int((tmp_path / "x.pid").read_text())
+    extra = exec_sleeper(oci, tmp_path, "k1")
 
     def gone(pid):
         try:

@@ -30,6 +30,7 @@ import time
 
 import pytest
 
+from cgtools import skip_unless_required
 from conftest import HUTCH, TIMEOUT, error_lines
 
 pytestmark = pytest.mark.systemd_user
@@ -75,12 +76,10 @@ def environment_problem():
 
 def need_environment():
     problem = environment_problem()
-    if problem is None:
-        return
-    if os.environ.get("HUTCH_SYSTEMD_SCOPE") == "1":
-        pytest.fail(f"the systemd_user environment is broken: {problem}", pytrace=False)
-    pytest.skip(f"needs a systemd user manager: {problem}; sudo tests/run runs these "
-                "in the environment it prepares")
+    skip_unless_required(problem, "HUTCH_SYSTEMD_SCOPE",
+                         f"the systemd_user environment is broken: {problem}",
+                         f"needs a systemd user manager: {problem}; sudo tests/run runs "
+                         "these in the environment it prepares")
 
 
 def procs_below(top):
