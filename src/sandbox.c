@@ -61,6 +61,8 @@ static int await_maps(const struct sandbox *sb, struct herr *e)
 
 static int set_hostname(const struct plan *p, struct herr *e)
 {
+	if (p->oci_join[OCI_NS_UTS])
+		return 0; /* OCI: a joined uts namespace keeps its name (issue 8) */
 	if (sethostname(p->hostname, strlen(p->hostname)) < 0)
 		return herr_set(e, errno, "--hostname %s", p->hostname);
 	hutch_say(p->verbose, "uts namespace: hostname %s", p->hostname);
@@ -161,9 +163,10 @@ static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 	    cgroup_mount_view(&sb->cg, e) < 0 ||      /* /sys/fs/cgroup: our subtree, read-only */
 	    set_hostname(p, e) < 0 ||		      /* uts namespace */
 	    network(sb, tap, e) < 0 ||		      /* net namespace */
-	    time_namespace(p->verbose, e) < 0 ||      /* time namespace */
-	    open_terminal(sb, &master, e) < 0 ||      /* our own pty */
-	    limits_apply_rlimits(p, e) < 0 ||	      /* --rlimit, inherited by the command */
+	    oci_sysctl_apply(p, sb->net_ready, e) < 0 || /* OCI: linux.sysctl (issue 8) */
+	    time_namespace(p->verbose, e) < 0 ||	 /* time namespace */
+	    open_terminal(sb, &master, e) < 0 ||	 /* our own pty */
+	    limits_apply_rlimits(p, e) < 0 ||		 /* --rlimit, inherited by the command */
 	    start_command(sb, tap, master, &command, &ready, e) < 0) /* caps, nnp, exec */
 		return -1;
 	init_supervise(command, ready);
@@ -282,6 +285,9 @@ static long clone_in_netns(struct sandbox *sb, unsigned long long flags, struct 
 		}
 		if (setns(sb->ids.keeper_netns, CLONE_NEWNET) < 0) {
 			b.err = errno;
+		} else if (oci_sysctl_net(sb->plan, &sb->ids, &b.tap_err) < 0 || /* OCI (issue 8) */
+			   oci_join_namespaces(sb->plan, &b.tap_err) < 0) {
+			b.err = -1;
 		} else if (sb->plan->slirp && ((b.tap = sb->tap = tap_open(&b.tap_err)) < 0 ||
 					       tap_setup(b.tap, &b.tap_err) < 0)) {
 			b.err = -1;
@@ -321,6 +327,7 @@ static int clone_sandbox(struct sandbox *sb, struct herr *e)
 	 * no moment outside its limits. */
 	if (sb->cg.active)
 		flags &= ~(unsigned long long)CLONE_NEWCGROUP;
+	flags &= ~oci_joined_flags(sb->plan); /* OCI: namespaces joined by path (issue 8) */
 	if (cgroup_clone_fd(&sb->cg) >= 0) {
 		args.flags |= CLONE_INTO_CGROUP;
 		args.cgroup = (uint64_t)cgroup_clone_fd(&sb->cg);
@@ -331,6 +338,8 @@ static int clone_sandbox(struct sandbox *sb, struct herr *e)
 		pid = clone_in_netns(sb, flags, e);
 	} else {
 		args.flags |= flags | (sb->plan->share_net ? 0 : CLONE_NEWNET);
+		if (oci_join_namespaces(sb->plan, e) < 0) /* OCI (issue 8) */
+			return -1;
 		pid = syscall(SYS_clone3, &args, sizeof(args));
 		if (pid == 0)
 			init_main(sb);
@@ -379,6 +388,7 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 	if (dbus_proxy_start(p, &sb->dbus, e) < 0 || mounts_create_sources(p, e) < 0 ||
 	    cgroup_setup(p, &sb->cg, e) < 0 || prepare_network(sb, e) < 0 ||
 	    user_prepare(p, &sb->ids, e) < 0 ||
+	    oci_user_maps(p, &sb->ids, e) < 0 ||  /* OCI: the engine's id maps (issue 8) */
 	    oci_join_netns(p, &sb->ids, e) < 0 || /* OCI: the engine's netns (issue 8) */
 	    check_pass_fds(p, e) < 0 || channel_pair(sb->sock, e) < 0)
 		return -1;
@@ -393,7 +403,8 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 	 * the process that holds the sandbox's pty and pidfd. (After the clone, so the child
 	 * stays readable for newuidmap.) */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (user_write_maps(sb->pid, &sb->ids, e) < 0)
+	if (!(oci_joined_flags(p) & CLONE_NEWUSER) && /* OCI: a joined one has its maps */
+	    user_write_maps(sb->pid, &sb->ids, e) < 0)
 		return -1;
 	hutch_say(p->verbose, "user namespace: %zu uid extents, %zu gid extents%s",
 		  sb->ids.uidmap.n, sb->ids.gidmap.n,
