@@ -1,5 +1,6 @@
 /* config.json -> struct plan. Every value goes through the option table's setters (the rows of
  * `hutch run`), so the OCI front end and the command line cannot drift apart. */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <mntent.h>
@@ -459,10 +460,51 @@ static bool default_device(const char *path, unsigned type, unsigned major, unsi
 	return false;
 }
 
+static bool same_node(const struct stat *st, unsigned type, dev_t rdev)
+{
+	return (st->st_mode & S_IFMT) == type && st->st_rdev == rdev;
+}
+
+/* The host's node with these numbers: at `path` itself, else the first one in /dev or one
+ * directory below it (/dev/net/tun, /dev/dri/...). NULL when the host has none. */
+static char *host_node(const char *path, unsigned type, dev_t rdev)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && same_node(&st, type, rdev))
+		return xstrdup(path);
+	for (int depth = 0; depth < 2; depth++) {
+		DIR *d = opendir("/dev");
+		struct dirent *de;
+		char *found = NULL;
+
+		while (d && !found && (de = readdir(d))) {
+			_cleanup_free_ char *top = xasprintf("/dev/%s", de->d_name);
+			DIR *sub = de->d_name[0] == '.' || depth == 0 ? NULL : opendir(top);
+			struct dirent *se;
+
+			if (depth == 0 && lstat(top, &st) == 0 && same_node(&st, type, rdev))
+				found = xstrdup(top);
+			while (sub && !found && (se = readdir(sub))) {
+				_cleanup_free_ char *f = xasprintf("%s/%s", top, se->d_name);
+				if (lstat(f, &st) == 0 && same_node(&st, type, rdev))
+					found = xstrdup(f);
+			}
+			if (sub)
+				closedir(sub);
+		}
+		if (d)
+			closedir(d);
+		if (found)
+			return found;
+	}
+	return NULL;
+}
+
 /*
  * linux.devices: rootless, nothing can mknod (it needs CAP_MKNOD in the initial user
- * namespace), so a device can only be the host's own node at the same path, bound in. Only one
- * the caller may already open on the host: binding it grants nothing new.
+ * namespace), so a device can only be the host's own node with the same numbers, bound in. Only
+ * one the caller may already open on the host: binding it grants nothing new.
  */
 static int load_device(struct cfg *c, json_object *d)
 {
@@ -470,8 +512,7 @@ static int load_device(struct cfg *c, json_object *d)
 	unsigned major = (unsigned)json_object_get_int64(get(d, "major"));
 	unsigned minor = (unsigned)json_object_get_int64(get(d, "minor"));
 	unsigned type = t && strcmp(t, "b") == 0 ? S_IFBLK : S_IFCHR;
-	_cleanup_free_ char *arg = NULL;
-	struct stat st;
+	_cleanup_free_ char *arg = NULL, *host = NULL;
 
 	if (!path || path[0] != '/' || !t || (strcmp(t, "c") && strcmp(t, "u") && strcmp(t, "b")))
 		return herr_set(c->e, 0,
@@ -480,18 +521,19 @@ static int load_device(struct cfg *c, json_object *d)
 				path ? path : "");
 	if (default_device(path, type, major, minor))
 		return 0;
-	if (stat(path, &st) < 0 || (st.st_mode & S_IFMT) != type || major(st.st_rdev) != major ||
-	    minor(st.st_rdev) != minor) {
+	host = host_node(path, type, makedev(major, minor));
+	if (!host) {
 		herr_set(c->e, 0,
-			 "config.json: linux.devices: %s (%s %u:%u) is not a device node of the "
-			 "host",
+			 "config.json: linux.devices: %s (%s %u:%u): the host has no such "
+			 "device node",
 			 path, t, major, minor);
 		return herr_hint(c->e, "hutch cannot create device nodes (no mknod without "
-				       "root); it binds the host's node at the same path");
+				       "root); it binds the host's own");
 	}
-	if (access(path, R_OK) < 0 && access(path, W_OK) < 0)
-		return herr_set(c->e, errno, "config.json: linux.devices: %s", path);
-	arg = xasprintf("%s:%s", path, path);
+	if (access(host, R_OK) < 0 && access(host, W_OK) < 0)
+		return herr_set(c->e, errno, "config.json: linux.devices: %s (the host's %s)", path,
+				host);
+	arg = xasprintf("%s:%s", host, path);
 	return opt(c, "dev-bind", arg);
 }
 
@@ -527,29 +569,29 @@ static int load_devices(struct cfg *c, json_object *lx)
 	return 0;
 }
 
-/* Can the user make cgroups below DIR in every mounted hierarchy? */
+/* Can the user make cgroups below DIR in some mounted hierarchy? (One that a limit needs and
+ * that lacks it is the cgroup code's error: it names the hierarchy.) */
 static bool cgroup_dir_writable(const char *dir)
 {
 	FILE *f = setmntent("/proc/self/mounts", "re");
 	struct mntent *m;
-	bool ok = f != NULL, any = false;
+	bool ok = false;
 
-	while (ok && (m = getmntent(f)))
+	while (f && !ok && (m = getmntent(f)))
 		if (strcmp(m->mnt_type, "cgroup") == 0 || strcmp(m->mnt_type, "cgroup2") == 0) {
 			_cleanup_free_ char *d = xasprintf("%s%s", m->mnt_dir, dir);
-			any = true;
 			ok = access(d, W_OK) == 0;
 		}
 	if (f)
 		endmntent(f);
-	return ok && any;
+	return ok;
 }
 
 /*
  * linux.cgroupsPath: the container's cgroup. Relative: below the cgroup delegated to the user
- * (where hutch makes its own); absolute: below that path in every hierarchy, where the user may
- * write it. Otherwise (and for systemd's "slice:prefix:name") hutch's own place, with a warning:
- * the container still gets a cgroup of its own when it has limits.
+ * (where hutch makes its own); absolute: below that path, in the hierarchies the container uses,
+ * where the user may write it. Otherwise (and for systemd's "slice:prefix:name") hutch's own place,
+ * with a warning: the container still gets a cgroup of its own when it has limits.
  */
 static int load_cgroups_path(struct cfg *c, const char *path)
 {
@@ -573,8 +615,8 @@ static int load_cgroups_path(struct cfg *c, const char *path)
 	dir = xasprintf("%.*s", (int)(base - path), path);
 	if (!dir[0] || !base[1] || !cgroup_dir_writable(dir)) {
 		warn(c,
-		     "linux.cgroupsPath %s: %s is not writable to you in every cgroup hierarchy; "
-		     "hutch's own cgroup placement applies",
+		     "linux.cgroupsPath %s: %s is not a cgroup you may write; hutch's own cgroup "
+		     "placement applies",
 		     path, dir[0] ? dir : "/");
 		return 0;
 	}
@@ -601,6 +643,39 @@ static int load_one_map(struct cfg *c, json_object *list, const char *what,
 	return 0;
 }
 
+/* The id that the caller's own maps to inside, or -1. */
+static int64_t inside_of(const struct idmap_extent_req *m, size_t n, unsigned long own)
+{
+	for (size_t i = 0; i < n; i++)
+		if (own >= m[i].outside && own - m[i].outside < m[i].count)
+			return (int64_t)(m[i].inside + (own - m[i].outside));
+	return -1;
+}
+
+/* With the engine's maps the setup runs as whatever the caller's ids map to; process.user is
+ * then taken just before exec, as an image's User is (image_become_user, which switches away
+ * from root inside only). */
+static int become_process_user(struct cfg *c)
+{
+	struct plan *p = c->p;
+	int64_t uid = inside_of(p->oci_uidmap, p->n_oci_uidmap, getuid());
+	int64_t gid = inside_of(p->oci_gidmap, p->n_oci_gidmap, getgid());
+	uid_t want_uid = p->has_uid ? p->uid : 0;
+	gid_t want_gid = p->has_gid ? p->gid : 0;
+
+	if (uid < 0 || gid < 0 || (want_uid == uid && want_gid == gid))
+		return 0; /* unmapped: oci_user_maps says so with the monitor's view */
+	if (uid != 0 || gid != 0)
+		return herr_set(c->e, 0,
+				"config.json: process.user %u:%u: with these maps your own ids are "
+				"%" PRId64 ":%" PRId64 " inside, and hutch switches from 0:0 only",
+				(unsigned)want_uid, (unsigned)want_gid, uid, gid);
+	p->image_user = true;
+	p->image_uid = want_uid;
+	p->image_gid = want_gid;
+	return 0;
+}
+
 /* The engine's id maps replace hutch's own choice (checked against what the caller owns
  * when the monitor knows it: oci_user_maps). A joined user namespace has its maps already. */
 static int load_id_maps(struct cfg *c, json_object *lx)
@@ -614,10 +689,10 @@ static int load_id_maps(struct cfg *c, json_object *lx)
 			"ignored");
 		return 0;
 	}
-	return load_one_map(c, u, "uidMappings", &c->p->oci_uidmap, &c->p->n_oci_uidmap) < 0 ||
-		       load_one_map(c, g, "gidMappings", &c->p->oci_gidmap, &c->p->n_oci_gidmap) < 0
-		   ? -1
-		   : 0;
+	if (load_one_map(c, u, "uidMappings", &c->p->oci_uidmap, &c->p->n_oci_uidmap) < 0 ||
+	    load_one_map(c, g, "gidMappings", &c->p->oci_gidmap, &c->p->n_oci_gidmap) < 0)
+		return -1;
+	return become_process_user(c);
 }
 
 static int load_linux(struct cfg *c, json_object *lx)

@@ -111,13 +111,23 @@ def test_sysctl_written_inside(oci, bundle):
         "net.ipv4.ping_group_range": "0 0",
         "net.ipv4.ip_unprivileged_port_start": "80",
         "kernel.hostname": "fromsysctl", "kernel.domainname": "example.org"}
+    host = {k: Path(f"/proc/sys/{k}").read_text() for k in
+            ("kernel/shmmax", "net/ipv4/ip_unprivileged_port_start",
+             "kernel/domainname")}
     out = run_to_end(oci, bundle(cfg), "s1").split("\n")
     assert out[:6] == ["123456789", "17", "0\t0", "80", "fromsysctl",
                        "example.org"]
     # the host kept its own values
-    assert Path("/proc/sys/kernel/shmmax").read_text().strip() != "123456789"
-    assert Path("/proc/sys/net/ipv4/ip_unprivileged_port_start") \
-        .read_text().strip() != "80" or True
+    assert host == {k: Path(f"/proc/sys/{k}").read_text() for k in host}
+
+
+def test_net_sysctl_in_a_network_namespace_of_its_own(oci, bundle):
+    """With CAP_NET_ADMIN kept the container gets a network namespace its
+    own user namespace owns, and the init writes net.* itself."""
+    cfg = spec(["cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"])
+    cfg["process"]["capabilities"] = {"bounding": ["CAP_NET_ADMIN"]}
+    cfg["linux"]["sysctl"] = {"net.ipv4.ip_unprivileged_port_start": "81"}
+    assert run_to_end(oci, bundle(cfg), "s2") == "81\n"
 
 
 @pytest.mark.parametrize("key,want", [
@@ -150,14 +160,18 @@ def test_sysctl_unknown_key_fails_cleanly(oci, bundle):
 
 
 def test_devices_bound_from_the_host(oci, bundle):
-    if not os.access("/dev/fuse", os.R_OK | os.W_OK):
-        pytest.skip("/dev/fuse is not usable here (tests/setup-host makes it 0666)")
-    cfg = spec(["sh", "-c", "ls -l /dev/fuse; exec 3<>/dev/fuse && echo opened"])
+    for dev in ("/dev/fuse", "/dev/net/tun"):
+        if not os.access(dev, os.R_OK | os.W_OK):
+            pytest.skip(f"{dev} is not usable here (tests/setup-host makes it 0666)")
+    cfg = spec(["sh", "-c", "ls -l /dev/fuse /dev/tun-here; "
+                "exec 3<>/dev/fuse && echo opened"])
     for name in ("ls",):
         (bundle.path / "rootfs" / "bin" / name).symlink_to("busybox")
     cfg["linux"]["devices"] = [
         {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229},
-        {"path": "/dev/null", "type": "c", "major": 1, "minor": 3}]
+        {"path": "/dev/null", "type": "c", "major": 1, "minor": 3},
+        # another name inside: the host's node with these numbers
+        {"path": "/dev/tun-here", "type": "c", "major": 10, "minor": 200}]
     cfg["linux"]["resources"] = {"devices": [
         {"allow": False, "access": "rwm"},
         {"allow": True, "type": "c", "major": 10, "minor": 229,
@@ -169,14 +183,15 @@ def test_devices_bound_from_the_host(oci, bundle):
     wait_status(oci, "d1", "stopped")
     out = oci.out.read_text()
     assert "10, 229" in out and "/dev/fuse" in out
+    assert "10, 200" in out and "/dev/tun-here" in out
     assert "opened" in out  # a usable node: its mount is not nodev
 
 
 @pytest.mark.parametrize("dev,want", [
     ({"path": "/dev/hutch-nonesuch", "type": "c", "major": 1, "minor": 99},
-     "not a device node of the host"),
-    ({"path": "/dev/fuse", "type": "c", "major": 10, "minor": 1},
-     "not a device node of the host"),
+     "the host has no such device node"),
+    ({"path": "/dev/fuse", "type": "b", "major": 10, "minor": 229},
+     "the host has no such device node"),
     ({"path": "dev/x", "type": "c", "major": 1, "minor": 3},
      "needs an absolute path"),
 ])
@@ -214,6 +229,29 @@ def test_id_maps_honoured(oci, bundle, subids):
     nums = [int(x) for x in out]
     assert nums[:6] == [0, uid, 1, 1000, su + 10, 100]
     assert nums[6:12] == [0, gid, 1, 1000, sg + 10, 100]
+
+
+def test_id_maps_process_user_taken_before_exec(oci, bundle, subids):
+    (su, sn), (sg, gn) = subid_ranges("uid")[0], subid_ranges("gid")[0]
+    cfg = spec(["sh", "-c", "id -u; id -g"])
+    cfg["process"]["user"] = {"uid": 1000, "gid": 1000}
+    cfg["linux"]["uidMappings"] = [
+        {"containerID": 0, "hostID": os.getuid(), "size": 1},
+        {"containerID": 1000, "hostID": su, "size": 10}]
+    cfg["linux"]["gidMappings"] = [
+        {"containerID": 0, "hostID": os.getgid(), "size": 1},
+        {"containerID": 1000, "hostID": sg, "size": 10}]
+    assert run_to_end(oci, bundle(cfg), "u2").split() == ["1000", "1000"]
+
+
+def test_id_maps_without_own_id_refused(oci, bundle, subids):
+    (su, sn), (sg, gn) = subid_ranges("uid")[0], subid_ranges("gid")[0]
+    cfg = spec(["true"])
+    cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": su,
+                                    "size": 10}]
+    cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": sg,
+                                    "size": 10}]
+    refused(oci, bundle(cfg), "must map your own id")
 
 
 def test_id_maps_not_owned_refused(oci, bundle, subids):
@@ -257,6 +295,24 @@ def test_join_ipc_uts_user_of_another_container(oci, bundle):
     assert out[1:4] == [os.readlink(ns[t]) for t in ("ipc", "uts", "user")]
 
 
+def test_join_pid_namespace_with_its_user_namespace(oci, bundle):
+    """Kubernetes' shareProcessNamespace: the member sees the pod's
+    processes (it joins the pod's user namespace too, which owns them)."""
+    b = bundle(spec(["sleep", "31"]))
+    oci("create", "--bundle", str(b), "pod", check=0)
+    oci("start", "pod", check=0)
+    wait_status(oci, "pod", "running")
+    pid = command_pid(oci, "pod")
+    cfg = spec(["sh", "-c", "cat /proc/*/cmdline | tr '\\0' ' '; echo"])
+    (bundle.path / "rootfs" / "bin" / "tr").symlink_to("busybox")
+    cfg["linux"]["namespaces"] = [
+        {"type": t, "path": f"/proc/{pid}/ns/{t}"} if t in ("pid", "user")
+        else {"type": t} for t in ("pid", "network", "ipc", "uts", "mount",
+                                   "user")]
+    out = run_to_end(oci, bundle(cfg), "member")
+    assert "sleep 31" in out
+
+
 def test_join_wrong_type_refused(oci, bundle):
     cfg = spec(["true"])
     cfg["linux"]["namespaces"][2] = {"type": "ipc",
@@ -291,35 +347,76 @@ def test_join_host_namespace_refused(oci, bundle):
 # cgroupsPath
 
 
-def cgroup_lines(oci, cid):
-    return Path(f"/proc/{status(oci, cid)['pid']}/cgroup").read_text()
+def cgroup_dirs(oci, cid):
+    """The container's cgroup directories on the host, one per hierarchy
+    it is in (/proc/PID/cgroup read from outside its cgroup namespace)."""
+    dirs = []
+    text = Path(f"/proc/{status(oci, cid)['pid']}/cgroup").read_text()
+    for line in text.splitlines():
+        _, ctrls, path = line.split(":", 2)
+        mnt = "unified" if ctrls == "" else ctrls.replace("name=", "")
+        d = Path("/sys/fs/cgroup") / mnt / path.lstrip("/")
+        if d.exists():
+            dirs.append(d)
+    return dirs
 
 
 def test_cgroups_path_relative(oci, bundle):
     from cgtools import need_delegation
     need_delegation("--pids=8")
     cfg = spec(["sleep", "30"])
-    name = f"hutch-oci-test-{os.getpid()}/ctr"
-    cfg["linux"]["cgroupsPath"] = name
+    top = f"hutch-oci-test-{os.getpid()}"
+    cfg["linux"]["cgroupsPath"] = f"{top}/ctr"
     cfg["linux"]["resources"] = {"pids": {"limit": 20}}
     oci("create", "--bundle", str(bundle(cfg)), "cg1", check=0)
-    lines = cgroup_lines(oci, "cg1")
-    assert f"/{name}/sandbox" in lines
-    pids = [l for l in lines.splitlines() if ":pids:" in l][0]
-    d = Path("/sys/fs/cgroup/pids") / pids.split(":", 2)[2].lstrip("/")
-    assert (d.parent / "pids.max").read_text().strip() == "20"
-    oci("delete", "--force", "cg1", check=0)
-    # the container's cgroup went with it; its parent stays, as with runc
+    dirs = cgroup_dirs(oci, "cg1")
+    try:
+        ours = [d.parent for d in dirs if d.name == "sandbox" and
+                d.parent.name == "ctr" and d.parent.parent.name == top]
+        assert ours, dirs
+        pids = [d for d in ours if "pids" in d.parts]
+        assert pids and (pids[0] / "pids.max").read_text().strip() == "20"
+        oci("delete", "--force", "cg1", check=0)
+        # the container's cgroup went with it; its parent stays, as with runc
+        deadline = time.monotonic() + 5
+        while any(d.exists() for d in ours) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(d.exists() for d in ours)
+        assert all(d.parent.exists() for d in ours)
+    finally:
+        for d in ours:
+            if d.parent.exists():
+                d.parent.rmdir()
+
+
+def test_cgroups_path_absolute(oci, bundle):
+    """An absolute cgroupsPath below a cgroup the user may write (here: the
+    test's own v2 cgroup)."""
+    own = [l for l in Path("/proc/self/cgroup").read_text().splitlines()
+           if l.startswith("0::")]
+    base = Path("/sys/fs/cgroup/unified")
+    if not own or not base.is_dir():
+        pytest.skip("no cgroup v2 hierarchy at /sys/fs/cgroup/unified")
+    path = own[0][3:].rstrip("/")
+    if not os.access(base / path.lstrip("/"), os.W_OK):
+        pytest.skip(f"the test's own v2 cgroup {path} is not writable here")
+    cfg = spec(["sleep", "30"])
+    cfg["linux"]["cgroupsPath"] = f"{path}/hutch-abs-{os.getpid()}"
+    r = oci("create", "--bundle", str(bundle(cfg)), "cg3")
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+    text = Path(f"/proc/{status(oci, 'cg3')['pid']}/cgroup").read_text()
+    assert f"0::{path}/hutch-abs-{os.getpid()}/sandbox" in text
+    oci("delete", "--force", "cg3", check=0)
     deadline = time.monotonic() + 5
-    while d.parent.exists() and time.monotonic() < deadline:
+    d = base / path.lstrip("/") / f"hutch-abs-{os.getpid()}"
+    while d.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not d.parent.exists()
-    d.parent.parent.rmdir()
+    assert not d.exists()
 
 
 @pytest.mark.parametrize("path,want", [
     ("system.slice:hutch:x", "slice:prefix:name"),
-    ("/hutch-not-yours/ctr", "not writable to you"),
+    ("/hutch-not-yours/ctr", "not a cgroup you may write"),
 ])
 def test_cgroups_path_fallback_warns(oci, bundle, path, want):
     cfg = spec(["true"])
