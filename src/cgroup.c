@@ -466,8 +466,13 @@ int cgroup_setup(const struct plan *p, struct cgroup *cg, struct herr *e)
 	bool any = cg->v2.parent != NULL;
 	for (size_t i = 0; i < cg->n_v1; i++)
 		any |= cg->v1[i].parent != NULL;
-	if (!any)
+	if (!any) {
+		if (p->oci_cgroup) /* OCI linux.cgroupsPath (issue 8): say why it is not used */
+			hutch_notice("linux.cgroupsPath %s: no cgroup is delegated to you; the "
+				     "container runs without one",
+				     p->oci_cgroup);
 		return 0;
+	}
 	cg->active = true;
 	if (cg->v2.parent && make_one(p, cg, &cg->v2, e) < 0)
 		return -1;

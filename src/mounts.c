@@ -302,14 +302,13 @@ static int sys_fs(struct root *r)
 	at = path_open(r->fd, "/sys/fs/cgroup", O_PATH | O_NOFOLLOW | O_DIRECTORY);
 	if (at == -ENOENT)
 		return 0;
+	if (at < 0)
+		return herr_set(r->e, -at, "cannot open /sys/fs/cgroup");
 	cover = new_fs("tmpfs", (const char *const[]){"size=0", "mode=0755", NULL}, ro);
-	if (at < 0 || cover < 0 ||
-	    move_mount(cover, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		return herr_set(r->e,
-				at < 0	    ? -at
-				: cover < 0 ? -cover
-					    : errno,
-				"cannot cover /sys/fs/cgroup");
+	if (cover < 0)
+		return herr_set(r->e, -cover, "cannot cover /sys/fs/cgroup");
+	if (move_mount(cover, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return herr_set(r->e, errno, "cannot cover /sys/fs/cgroup");
 	return 0;
 }
 

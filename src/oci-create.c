@@ -59,6 +59,7 @@ void oci_sandbox_created(const struct plan *p, pid_t init, int *master)
 
 	if (p->oci_created_fd <= 0)
 		return;
+	oci_monitor_follow(init); /* pods: members join what the pid file shows (oci-linux.c) */
 	if (p->oci_console_socket && *master >= 0) {
 		if (send_console(p->oci_console_socket, *master, &m.e) < 0) {
 			m.pid = 0; /* create reports it; the monitor ends with the init */

@@ -220,6 +220,32 @@ int oci_join_namespaces(const struct plan *p, struct herr *e)
 	return 0;
 }
 
+/*
+ * Engines read a container's namespaces from /proc/PID/ns of the pid in --pid-file, which is
+ * hutch's monitor (oci.c says why): podman's pod members join their infra container's ipc, uts
+ * and network namespaces that way. So once the container is built, its monitor moves into
+ * those three of the container's: it needs none of the host's any more (no socket, no
+ * hostname, no SysV IPC of its own; the keeper was reached before), and a namespace gives
+ * nothing over the monitor, which stays in the parent user namespace and undumpable. A
+ * namespace it cannot enter is left as it is: only such engines' joins would miss it.
+ */
+void oci_monitor_follow(pid_t init)
+{
+	static const struct {
+		const char *name;
+		int type;
+	} follow[] = {{"net", CLONE_NEWNET}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}};
+
+	for (size_t i = 0; i < ARRAY_SIZE(follow); i++) {
+		_cleanup_free_ char *path = xasprintf("/proc/%d/ns/%s", (int)init, follow[i].name);
+		_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+		/* one it cannot enter stays the host's: joining that by path fails clearly */
+		if (fd >= 0)
+			setns(fd, follow[i].type);
+	}
+}
+
 /* ---- linux.uidMappings / gidMappings ---- */
 
 /* Is [start, start+count) inside the ids this process may map (its user namespace's map)? */

@@ -96,3 +96,6 @@ unsigned long long oci_joined_flags(const struct plan *p);
 int oci_join_namespaces(const struct plan *p, struct herr *e);
 /* Monitor, after user_prepare: linux.uidMappings/gidMappings replace hutch's maps. */
 int oci_user_maps(const struct plan *p, struct ids *ids, struct herr *e);
+/* Monitor, once the container is built: enter its net, ipc and uts namespaces, which engines
+ * find through the --pid-file's pid. */
+void oci_monitor_follow(pid_t init);

@@ -55,6 +55,10 @@ struct rlimit_req {
 
 /* OCI runtime mode (issue 8): the namespaces config.json may join by path, besides the network's */
 enum oci_ns { OCI_NS_USER, OCI_NS_IPC, OCI_NS_UTS, OCI_NS_CGROUP, OCI_NS_PID, OCI_NS_COUNT };
+/* ...and one extent of linux.uidMappings/gidMappings: containerID, hostID, size */
+struct idmap_extent_req {
+	unsigned long inside, outside, count;
+};
 
 struct plan {
 	char **argv; /* the command and its arguments, NULL-terminated */
@@ -160,9 +164,7 @@ struct plan {
 	/* linux.namespaces paths to join (network is oci_netns) */
 	char *oci_join[OCI_NS_COUNT];
 	char *oci_cgroup; /* linux.cgroupsPath: the cgroup, relative to the parent */
-	struct idmap_extent_req {
-		unsigned long inside, outside, count;
-	} * oci_uidmap, *oci_gidmap; /* linux.uidMappings/gidMappings (host ids) */
+	struct idmap_extent_req *oci_uidmap, *oci_gidmap; /* linux.uid/gidMappings (host ids) */
 	size_t n_oci_uidmap, n_oci_gidmap;
 };
 

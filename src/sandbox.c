@@ -149,6 +149,12 @@ static int cgroup_moved(const struct sandbox *sb, struct herr *e)
 	return cgroup_await_attach(&sb->cg, sb->sock[1], e);
 }
 
+/* OCI linux.sysctl (issue 8); net.* were written outside when the keeper's netns is ours. */
+static int sysctls(const struct sandbox *sb, struct herr *e)
+{
+	return oci_sysctl_apply(sb->plan, sb->net_ready, e);
+}
+
 static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 {
 	const struct plan *p = sb->plan;
@@ -163,10 +169,10 @@ static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 	    cgroup_mount_view(&sb->cg, e) < 0 ||      /* /sys/fs/cgroup: our subtree, read-only */
 	    set_hostname(p, e) < 0 ||		      /* uts namespace */
 	    network(sb, tap, e) < 0 ||		      /* net namespace */
-	    oci_sysctl_apply(p, sb->net_ready, e) < 0 || /* OCI: linux.sysctl (issue 8) */
-	    time_namespace(p->verbose, e) < 0 ||	 /* time namespace */
-	    open_terminal(sb, &master, e) < 0 ||	 /* our own pty */
-	    limits_apply_rlimits(p, e) < 0 ||		 /* --rlimit, inherited by the command */
+	    sysctls(sb, e) < 0 ||		      /* OCI: linux.sysctl (issue 8) */
+	    time_namespace(p->verbose, e) < 0 ||      /* time namespace */
+	    open_terminal(sb, &master, e) < 0 ||      /* our own pty */
+	    limits_apply_rlimits(p, e) < 0 ||	      /* --rlimit, inherited by the command */
 	    start_command(sb, tap, master, &command, &ready, e) < 0) /* caps, nnp, exec */
 		return -1;
 	init_supervise(command, ready);
@@ -284,7 +290,9 @@ static long clone_in_netns(struct sandbox *sb, unsigned long long flags, struct 
 			args.cgroup = (uint64_t)cgfd;
 		}
 		if (setns(sb->ids.keeper_netns, CLONE_NEWNET) < 0) {
-			b.err = errno;
+			herr_set(&b.tap_err, errno, "cannot enter the network namespace %s",
+				 sb->plan->oci_netns ? sb->plan->oci_netns : "of the keeper");
+			b.err = -1;
 		} else if (oci_sysctl_net(sb->plan, &sb->ids, &b.tap_err) < 0 || /* OCI (issue 8) */
 			   oci_join_namespaces(sb->plan, &b.tap_err) < 0) {
 			b.err = -1;

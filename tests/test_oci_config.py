@@ -6,13 +6,16 @@ state left."""
 
 import json
 import os
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from conftest import subid_ranges
-from test_oci import bundle, oci, spec, status, wait_status  # noqa: F401
+from test_oci import (BUSYBOX, bundle, oci, podman, spec,  # noqa: F401
+                      status, wait_status)
 
 SYSFS = {"destination": "/sys", "type": "sysfs", "source": "sysfs",
          "options": ["nosuid", "noexec", "nodev", "ro"]}
@@ -327,6 +330,16 @@ def test_join_missing_path_refused(oci, bundle):
     refused(oci, bundle(cfg), "uts namespace /proc/999999999/ns/uts")
 
 
+def test_join_host_network_namespace_refused(oci, bundle):
+    """A network namespace the caller may open but not enter (the host's):
+    the error names it, and nothing is left."""
+    cfg = spec(["true"])
+    cfg["linux"]["namespaces"][1] = {"type": "network",
+                                     "path": "/proc/self/ns/net"}
+    refused(oci, bundle(cfg),
+            "cannot enter the network namespace /proc/self/ns/net")
+
+
 def test_join_mount_namespace_refused(oci, bundle):
     cfg = spec(["true"])
     cfg["linux"]["namespaces"][4] = {"type": "mount",
@@ -424,3 +437,41 @@ def test_cgroups_path_fallback_warns(oci, bundle, path, want):
     r = oci("create", "--bundle", str(bundle(cfg)), "cg2")
     assert r.returncode == 0, r.stderr
     assert "warning" in r.stderr and want in r.stderr
+
+
+# --------------------------------------------------------------------------
+# A real engine: a rootless podman pod, whose members join the infra
+# container's ipc, uts and network namespaces by path
+
+
+def test_podman_pod_members_share_namespaces(podman, tmp_path):
+    # an infra image whose command waits (podman runs --infra-command as
+    # one word)
+    root = tmp_path / "pause"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy(BUSYBOX, root / "bin" / "busybox")
+    (root / "bin" / "sleep").symlink_to("busybox")
+    (root / "bin" / "sh").symlink_to("busybox")
+    (root / "bin" / "pause").write_text("#!/bin/sh\nexec sleep 1000\n")
+    (root / "bin" / "pause").chmod(0o755)
+    subprocess.run(["tar", "-C", str(root), "-cf", str(tmp_path / "p.tar"),
+                    "."], check=True)
+    assert podman("import", str(tmp_path / "p.tar"),
+                  "localhost/hutch-pause").returncode == 0
+    r = podman("pod", "create", "--name", "hutchpod", "--hostname", "podhost",
+               "--infra-image", "localhost/hutch-pause",
+               "--infra-command", "/bin/pause")
+    assert r.returncode == 0, r.stderr
+    try:
+        outs = []
+        for _ in range(2):
+            r = podman("run", "--rm", "--pod", "hutchpod",
+                       "localhost/hutch-oci-test", "/bin/sh", "-c",
+                       "hostname; for t in ipc uts net; do "
+                       "readlink /proc/self/ns/$t; done")
+            assert r.returncode == 0, r.stderr
+            outs.append(r.stdout.split())
+        assert outs[0][0] == "podhost"
+        assert outs[0] == outs[1]  # both members in the pod's namespaces
+    finally:
+        podman("pod", "rm", "-f", "hutchpod")
