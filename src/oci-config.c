@@ -327,8 +327,10 @@ static int load_namespaces(struct cfg *c, json_object *ns)
 			herr_set(c->e, 0,
 				 "config.json: joining the %s namespace %s is not supported", type,
 				 path);
-			return herr_hint(c->e, "hutch builds each container's root in a mount "
-					       "namespace of its own");
+			return herr_hint(c->e, strcmp(type, "mount") == 0
+						   ? "hutch builds each container's root in a "
+						     "mount namespace of its own"
+						   : "hutch makes a fresh one for the command");
 		}
 		net = net || strcmp(type, "network") == 0;
 	}

@@ -340,11 +340,14 @@ def test_join_host_network_namespace_refused(oci, bundle):
             "cannot enter the network namespace /proc/self/ns/net")
 
 
-def test_join_mount_namespace_refused(oci, bundle):
+@pytest.mark.parametrize("ns,file", [("mount", "mnt"), ("time", "time")])
+def test_join_mount_or_time_namespace_refused(oci, bundle, ns, file):
     cfg = spec(["true"])
-    cfg["linux"]["namespaces"][4] = {"type": "mount",
-                                     "path": "/proc/self/ns/mnt"}
-    refused(oci, bundle(cfg), "joining the mount namespace")
+    cfg["linux"]["namespaces"].append({"type": ns,
+                                       "path": f"/proc/self/ns/{file}"})
+    if ns == "mount":
+        cfg["linux"]["namespaces"].pop(4)
+    refused(oci, bundle(cfg), f"joining the {ns} namespace")
 
 
 def test_join_host_namespace_refused(oci, bundle):
