@@ -367,11 +367,25 @@ static void remove_stale(const char *parent)
 		closedir(d);
 }
 
+/* OCI linux.cgroupsPath "a/b/ctr" (issue 8): a and b are made as runc makes them, and stay;
+ * the container's cgroup's parent becomes a/b, so that it alone is removed at the end. */
+static int oci_cgroup_parents(struct cg_hier *h)
+{
+	char *slash = strrchr(h->dir, '/');
+
+	free(h->parent);
+	h->parent = xasprintf("%.*s", (int)(slash - h->dir), h->dir);
+	return mkdir_p(h->parent, 0755, 0755);
+}
+
 static int make_one(const struct plan *p, const struct cgroup *cg, struct cg_hier *h,
 		    struct herr *e)
 {
 	remove_stale(h->parent);
-	h->dir = xasprintf("%s/%s", h->parent, cg->name);
+	h->dir = xasprintf("%s/%s", h->parent, p->oci_cgroup ? p->oci_cgroup : cg->name);
+	if (p->oci_cgroup && oci_cgroup_parents(h) < 0)
+		return herr_set(e, errno, "linux.cgroupsPath: cannot create the parents of %s",
+				h->dir);
 	if (mkdir(h->dir, 0755) < 0) {
 		herr_set(e, errno, "cannot create cgroup %s", h->dir);
 		free(h->dir);
@@ -486,8 +500,13 @@ int cgroup_setup(const struct plan *p, struct cgroup *cg, struct herr *e)
 	bool any = cg->v2.parent != NULL;
 	for (size_t i = 0; i < cg->n_v1; i++)
 		any |= cg->v1[i].parent != NULL;
-	if (!any)
+	if (!any) {
+		if (p->oci_cgroup) /* OCI linux.cgroupsPath (issue 8): say why it is not used */
+			hutch_notice("linux.cgroupsPath %s: no cgroup is delegated to you; the "
+				     "container runs without one",
+				     p->oci_cgroup);
 		return 0;
+	}
 	cg->active = true;
 	if (cg->v2.parent && make_one(p, cg, &cg->v2, e) < 0)
 		return -1;

@@ -342,6 +342,38 @@ static int proc_fs(struct root *r)
 	return 0;
 }
 
+/* config.json's sysfs mount (OCI, issue 8). A new sysfs shows the network namespace's devices,
+ * and the kernel allows it only to a user namespace that owns that network namespace; the
+ * keeper's or the engine's belongs to another, so then the host's /sys is bound read-only, as
+ * rootless runc and crun do. Its cgroup tree is covered with an empty read-only tmpfs: the
+ * sandbox's own cgroup view goes on top later (cgroup_mount_view), never the host's tree. */
+static int sys_fs(struct root *r)
+{
+	const unsigned ro =
+	    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+	_cleanup_close_ int mnt = -1, cover = -1, at = -1;
+	int err;
+
+	if (!r->p->oci_sysfs)
+		return 0;
+	mnt = new_fs("sysfs", NULL, ro);
+	if (mnt < 0)
+		mnt = clone_tree(AT_FDCWD, "/sys", true, ro);
+	if (mnt < 0 || (err = attach_fresh(r->fd, "sys", mnt, PATH_DIR)) < 0)
+		return herr_set(r->e, mnt < 0 ? -mnt : -err, "cannot mount /sys");
+	at = path_open(r->fd, "/sys/fs/cgroup", O_PATH | O_NOFOLLOW | O_DIRECTORY);
+	if (at == -ENOENT)
+		return 0;
+	if (at < 0)
+		return herr_set(r->e, -at, "cannot open /sys/fs/cgroup");
+	cover = new_fs("tmpfs", (const char *const[]){"size=0", "mode=0755", NULL}, ro);
+	if (cover < 0)
+		return herr_set(r->e, -cover, "cannot cover /sys/fs/cgroup");
+	if (move_mount(cover, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return herr_set(r->e, errno, "cannot cover /sys/fs/cgroup");
+	return 0;
+}
+
 /* A minimal /dev: the harmless character devices bound from the host, a private devpts (so the
  * host's ptys stay invisible) and a private /dev/shm. */
 static int dev_fs(struct root *r)
@@ -455,6 +487,24 @@ static int user_mounts(struct root *r, const int *fds)
 		hutch_say(r->p->verbose, "mounted %s %s at %s", kind_option(m->kind),
 			  m->src ? m->src : "", m->dst);
 	}
+	return 0;
+}
+
+/* config.json's linux.maskedPaths and readonlyPaths (OCI, issue 8), after every other mount so
+ * that they also cover what the config's proc and sysfs mounts show. Resolved inside the new root
+ * (a symlink cannot aim them at the host); a path that does not exist is skipped, as runc does. */
+static int oci_paths(struct root *r)
+{
+	int err;
+
+	for (size_t i = 0; i < r->p->n_oci_masked; i++)
+		if ((err = mask(r, r->p->oci_masked[i])) < 0)
+			return herr_set(r->e, -err, "linux.maskedPaths: cannot mask %s",
+					r->p->oci_masked[i]);
+	for (size_t i = 0; i < r->p->n_oci_readonly; i++)
+		if ((err = make_readonly(r, r->p->oci_readonly[i])) < 0)
+			return herr_set(r->e, -err, "linux.readonlyPaths: cannot make %s read-only",
+					r->p->oci_readonly[i]);
 	return 0;
 }
 
@@ -582,8 +632,9 @@ int mounts_build_root(const struct plan *p, const struct ids *ids, struct herr *
 		return herr_set(e, errno, "cannot make the mount namespace private");
 	ret = open_sources(&r, sources.v) < 0 || staging_root(&r) < 0 ? -1 : 0;
 	if (ret < 0 || root_content(&r) < 0 || proc_fs(&r) < 0 || dev_fs(&r) < 0 ||
-	    scratch_dirs(&r) < 0 || resolv_conf(&r) < 0 || host_overlays(&r) < 0 ||
-	    user_mounts(&r, sources.v) < 0 || enter_root(&r) < 0)
+	    sys_fs(&r) < 0 || scratch_dirs(&r) < 0 || resolv_conf(&r) < 0 ||
+	    host_overlays(&r) < 0 || user_mounts(&r, sources.v) < 0 || oci_paths(&r) < 0 ||
+	    enter_root(&r) < 0)
 		return -1;
 	hutch_say(p->verbose, "root: %s, new /proc, /dev, /tmp, %s",
 		  p->n_layers ? "overlay" : "tmpfs with /usr and /etc read-only", ids->home);

@@ -63,6 +63,7 @@ void oci_sandbox_created(const struct plan *p, const struct ids *ids, pid_t init
 		return;
 	if (strlen(ids->home) < sizeof(m.home))
 		strcpy(m.home, ids->home);
+	oci_monitor_follow(init); /* pods: members join what the pid file shows (oci-linux.c) */
 	if (p->oci_console_socket && *master >= 0) {
 		if (send_console(p->oci_console_socket, *master, &m.e) < 0) {
 			m.pid = 0; /* create reports it; the monitor ends with the init */

@@ -120,3 +120,22 @@ int oci_hooks_run(json_object *hooks, enum oci_hook phase, const struct oci_stat
 		  struct herr *e);
 /* Free a plan that oci-config.c filled, argv included. */
 void oci_plan_free(struct plan *p);
+
+/* src/oci-linux.c: config.json's linux.* beyond the core, on the sandbox's side. */
+/* Is sysctl KEY one the kernel keeps per namespace (net.* only with a network namespace)? */
+bool oci_sysctl_allowed(const char *key, bool own_net);
+/* Init, after the mounts: linux.sysctl (not net.* when net_outside: oci_sysctl_net did them). */
+int oci_sysctl_apply(const struct plan *p, bool net_outside, struct herr *e);
+/* The helper inside the keeper's or the engine's network namespace: the net.* keys. */
+int oci_sysctl_net(const struct plan *p, const struct ids *ids, struct herr *e);
+/* "ipc", "uts"...: the index in plan.oci_join, or -1. */
+int oci_ns_index(const char *type);
+/* The CLONE_NEW* flags of the namespaces the plan joins (the clone leaves them out). */
+unsigned long long oci_joined_flags(const struct plan *p);
+/* Monitor, before the clone: setns into each namespace given by path. */
+int oci_join_namespaces(const struct plan *p, struct herr *e);
+/* Monitor, after user_prepare: linux.uidMappings/gidMappings replace hutch's maps. */
+int oci_user_maps(const struct plan *p, struct ids *ids, struct herr *e);
+/* Monitor, once the container is built: enter its net, ipc and uts namespaces, which engines
+ * find through the --pid-file's pid. */
+void oci_monitor_follow(pid_t init);

@@ -60,6 +60,14 @@ void plan_free(struct plan *p)
 	plan_free_strv(p->image_argv, p->n_image_argv);
 	free(p->oci_netns); /* issue 8 */
 	free(p->oci_console_socket);
+	plan_free_strv(p->oci_masked, p->n_oci_masked);
+	plan_free_strv(p->oci_readonly, p->n_oci_readonly);
+	plan_free_strv(p->oci_sysctl, p->n_oci_sysctl);
+	for (size_t i = 0; i < OCI_NS_COUNT; i++)
+		free(p->oci_join[i]);
+	free(p->oci_cgroup);
+	free(p->oci_uidmap);
+	free(p->oci_gidmap);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -101,5 +109,5 @@ bool plan_has_cgroup_limit(const struct plan *p)
 
 bool plan_wants_cgroup(const struct plan *p)
 {
-	return plan_has_cgroup_limit(p) || p->timeout_ms || p->report;
+	return plan_has_cgroup_limit(p) || p->timeout_ms || p->report || p->oci_cgroup;
 }

@@ -53,6 +53,13 @@ struct rlimit_req {
 
 #define CPU_PERIOD_US 100000
 
+/* OCI runtime mode (issue 8): the namespaces config.json may join by path, besides the network's */
+enum oci_ns { OCI_NS_USER, OCI_NS_IPC, OCI_NS_UTS, OCI_NS_CGROUP, OCI_NS_PID, OCI_NS_COUNT };
+/* ...and one extent of linux.uidMappings/gidMappings: containerID, hostID, size */
+struct idmap_extent_req {
+	unsigned long inside, outside, count;
+};
+
 struct plan {
 	char **argv; /* the command and its arguments, NULL-terminated */
 
@@ -147,6 +154,19 @@ struct plan {
 	bool oci_terminal;	  /* process.terminal: a pty for the command, always */
 	char *oci_console_socket; /* --console-socket: the pty master goes there, not relayed */
 	bool oci_host_ids;	  /* run by root: host ids one to one, no keeper (oci_host_ids()) */
+	/* config.json's linux.* that the engine sends beyond the core (src/oci-linux.c) */
+	bool oci_sysfs;	   /* a sysfs mount at /sys: new, or the host's read-only */
+	char **oci_masked; /* linux.maskedPaths: /dev/null or an empty tmpfs over each */
+	size_t n_oci_masked;
+	char **oci_readonly; /* linux.readonlyPaths: a recursive read-only bind over itself */
+	size_t n_oci_readonly;
+	char **oci_sysctl; /* linux.sysctl: "key=value", keys checked to be namespaced */
+	size_t n_oci_sysctl;
+	/* linux.namespaces paths to join (network is oci_netns) */
+	char *oci_join[OCI_NS_COUNT];
+	char *oci_cgroup; /* linux.cgroupsPath: the cgroup, relative to the parent */
+	struct idmap_extent_req *oci_uidmap, *oci_gidmap; /* linux.uid/gidMappings (host ids) */
+	size_t n_oci_uidmap, n_oci_gidmap;
 };
 
 void plan_init(struct plan *p);

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -61,6 +62,8 @@ static int await_maps(const struct sandbox *sb, struct herr *e)
 
 static int set_hostname(const struct plan *p, struct herr *e)
 {
+	if (p->oci_join[OCI_NS_UTS])
+		return 0; /* OCI: a joined uts namespace keeps its name (issue 8) */
 	if (sethostname(p->hostname, strlen(p->hostname)) < 0)
 		return herr_set(e, errno, "--hostname %s", p->hostname);
 	hutch_say(p->verbose, "uts namespace: hostname %s", p->hostname);
@@ -147,6 +150,12 @@ static int cgroup_moved(const struct sandbox *sb, struct herr *e)
 	return cgroup_await_attach(&sb->cg, sb->sock[1], e);
 }
 
+/* OCI linux.sysctl (issue 8); net.* were written outside when the keeper's netns is ours. */
+static int sysctls(const struct sandbox *sb, struct herr *e)
+{
+	return oci_sysctl_apply(sb->plan, sb->net_ready, e);
+}
+
 static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 {
 	const struct plan *p = sb->plan;
@@ -161,6 +170,7 @@ static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 	    cgroup_mount_view(&sb->cg, e) < 0 ||      /* /sys/fs/cgroup: our subtree, read-only */
 	    set_hostname(p, e) < 0 ||		      /* uts namespace */
 	    network(sb, tap, e) < 0 ||		      /* net namespace */
+	    sysctls(sb, e) < 0 ||		      /* OCI: linux.sysctl (issue 8) */
 	    time_namespace(p->verbose, e) < 0 ||      /* time namespace */
 	    open_terminal(sb, &master, e) < 0 ||      /* our own pty */
 	    limits_apply_rlimits(p, e) < 0 ||	      /* --rlimit, inherited by the command */
@@ -238,11 +248,12 @@ struct born {
 	long pid;
 	int pidfd;
 	int err;
-	struct herr tap_err; /* --net slirp: tap0 could not be made */
+	int tap;	     /* --net slirp: tap0, in the shared fd table */
+	struct herr tap_err; /* why the helper failed (err -1): netns, OCI steps, tap0 */
 };
 
-/* The helper (see clone_in_netns): it shares the monitor's memory and fd table, and the
- * monitor sleeps until it exits, so it writes its results straight into `b`. */
+/* The helper (see clone_in_netns): it shares the monitor's fd table, and the monitor sleeps
+ * until it exits; it writes its results into `b`, a shared page. */
 static int netns_helper(void *arg)
 {
 	struct born *b = arg;
@@ -251,24 +262,33 @@ static int netns_helper(void *arg)
 	 * on exit_signal 0 */
 	struct clone_args args = {.flags = b->flags | CLONE_PARENT, .pidfd = (uintptr_t)&b->pidfd};
 	int cgfd = cgroup_clone_fd(&sb->cg);
+	long pid;
 
 	if (cgfd >= 0) {
 		args.flags |= CLONE_INTO_CGROUP;
 		args.cgroup = (uint64_t)cgfd;
 	}
 	if (setns(sb->ids.keeper_netns, CLONE_NEWNET) < 0) {
-		b->err = errno;
-		return 0;
-	}
-	if (sb->plan->slirp &&
-	    ((sb->tap = tap_open(&b->tap_err)) < 0 || tap_setup(sb->tap, &b->tap_err) < 0)) {
+		herr_set(&b->tap_err, errno, "cannot enter the network namespace %s",
+			 sb->plan->oci_netns ? sb->plan->oci_netns : "of the keeper");
 		b->err = -1;
 		return 0;
 	}
-	b->pid = syscall(SYS_clone3, &args, sizeof(args));
-	if (b->pid == 0)
-		init_main(sb); /* its own copy of the memory: the init is not CLONE_VM */
-	b->err = b->pid < 0 ? errno : 0;
+	if (oci_sysctl_net(sb->plan, &sb->ids, &b->tap_err) < 0 || /* OCI (issue 8) */
+	    oci_join_namespaces(sb->plan, &b->tap_err) < 0) {
+		b->err = -1;
+		return 0;
+	}
+	if (sb->plan->slirp &&
+	    ((b->tap = tap_open(&b->tap_err)) < 0 || tap_setup(b->tap, &b->tap_err) < 0)) {
+		b->err = -1;
+		return 0;
+	}
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid == 0) /* (the init shares `b`'s page: it writes nothing there) */
+		init_main(sb);
+	b->pid = pid;
+	b->err = pid < 0 ? errno : 0;
 	return 0;
 }
 
@@ -280,8 +300,10 @@ static int netns_helper(void *arg)
  * the init's pidfd lands in it.
  *
  * The helper is vfork-like (CLONE_VM | CLONE_VFORK): no copy of the monitor's page tables to
- * make and tear down again, and the monitor resumes the moment it exits: no pipe, no waitpid.
- * It runs on a stack of its own (see below), which the init keeps using.
+ * make and tear down again, and the monitor resumes the moment it exits. It runs on a stack of
+ * its own (see below), which the init keeps using. Only an OCI config that joins a user
+ * namespace by path gets a helper with memory of its own: the kernel lets no process that shares
+ * its memory enter another user namespace.
  *
  * --net slirp: the helper also makes and configures tap0, because it is the one process with
  * CAP_NET_ADMIN over that namespace (the sandbox's init has none: the namespace belongs to the
@@ -296,25 +318,32 @@ static long clone_in_netns(struct sandbox *sb, unsigned long long flags, struct 
 	 * of its own made ASan warn at each noreturn call in the init). The helper needs little
 	 * of it, while we sleep; the init, a copy of the memory, may grow past it freely. */
 	char stack[256 * 1024] __attribute__((aligned(16)));
-	struct born b = {sb, flags, -1, -1, 0, {0}};
+	int vm = sb->plan->oci_join[OCI_NS_USER] ? 0 : CLONE_VM;
+	struct born *b =
+	    mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	int status;
+	long pid;
 	pid_t hp;
 
-	hp = clone(netns_helper, stack + sizeof(stack),
-		   CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &b);
+	if (b == MAP_FAILED)
+		return herr_set(e, errno, "mmap");
+	*b = (struct born){sb, flags, -1, -1, 0, -1, {0}};
+	hp =
+	    clone(netns_helper, stack + sizeof(stack), vm | CLONE_VFORK | CLONE_FILES | SIGCHLD, b);
 	if (hp < 0)
-		b.err = errno;
+		b->err = errno;
 	else
 		while (waitpid(hp, &status, 0) < 0 && errno == EINTR)
 			;
-	if (b.err == -1) {
-		*e = b.tap_err;
-		return -1;
-	}
-	if (b.pid < 0)
-		return user_explain_clone_failure(b.err, e);
-	sb->pidfd = b.pidfd;
-	return b.pid;
+	sb->tap = b->tap;
+	sb->pidfd = b->pidfd;
+	pid = b->err == -1 ? -1 : b->pid;
+	if (b->err == -1)
+		*e = b->tap_err;
+	else if (pid < 0)
+		user_explain_clone_failure(b->err, e);
+	munmap(b, sizeof(*b));
+	return pid;
 }
 
 static int clone_sandbox(struct sandbox *sb, struct herr *e)
@@ -329,6 +358,7 @@ static int clone_sandbox(struct sandbox *sb, struct herr *e)
 	 * no moment outside its limits. */
 	if (sb->cg.active)
 		flags &= ~(unsigned long long)CLONE_NEWCGROUP;
+	flags &= ~oci_joined_flags(sb->plan); /* OCI: namespaces joined by path (issue 8) */
 	if (cgroup_clone_fd(&sb->cg) >= 0) {
 		args.flags |= CLONE_INTO_CGROUP;
 		args.cgroup = (uint64_t)cgroup_clone_fd(&sb->cg);
@@ -339,6 +369,8 @@ static int clone_sandbox(struct sandbox *sb, struct herr *e)
 		pid = clone_in_netns(sb, flags, e);
 	} else {
 		args.flags |= flags | (sb->plan->share_net ? 0 : CLONE_NEWNET);
+		if (oci_join_namespaces(sb->plan, e) < 0) /* OCI (issue 8) */
+			return -1;
 		pid = syscall(SYS_clone3, &args, sizeof(args));
 		if (pid == 0)
 			init_main(sb);
@@ -388,6 +420,7 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 	 * long-lived keeper we would start (the scope would outlive the sandbox). */
 	if (dbus_proxy_start(p, &sb->dbus, e) < 0 || mounts_create_sources(p, e) < 0 ||
 	    prepare_network(sb, e) < 0 || user_prepare(p, &sb->ids, e) < 0 ||
+	    oci_user_maps(p, &sb->ids, e) < 0 || /* OCI: the engine's id maps (issue 8) */
 	    cgroup_setup(p, &sb->cg, e) < 0 ||
 	    oci_join_netns(p, &sb->ids, e) < 0 || /* OCI: the engine's netns (issue 8) */
 	    check_pass_fds(p, e) < 0 || channel_pair(sb->sock, e) < 0)
@@ -403,7 +436,8 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 	 * the process that holds the sandbox's pty and pidfd. (After the clone, so the child
 	 * stays readable for newuidmap.) */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (user_write_maps(sb->pid, &sb->ids, e) < 0)
+	if (!(oci_joined_flags(p) & CLONE_NEWUSER) && /* OCI: a joined one has its maps */
+	    user_write_maps(sb->pid, &sb->ids, e) < 0)
 		return -1;
 	hutch_say(p->verbose, "user namespace: %zu uid extents, %zu gid extents%s",
 		  sb->ids.uidmap.n, sb->ids.gidmap.n,

@@ -194,7 +194,7 @@ def bad_config_case(name, b):
         cfg = spec(["true"])
         cfg["linux"]["namespaces"][0]["path"] = "/proc/1/ns/pid"
         b(cfg)
-        return "joining the pid namespace"
+        return "pid namespace /proc/1/ns/pid"
     if name == "no-args":
         b(spec([]))
         return "process.args"
