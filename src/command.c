@@ -50,7 +50,8 @@ static int prepare(const struct sandbox *sb, int master, struct herr *e)
 	    enter_workdir(sb, e) < 0)
 		return -1;
 	init_reset_signals();
-	if (image_become_user(sb->plan, e) < 0) /* the image's User (issue 7) */
+	if (user_set_groups(sb->plan, e) < 0 || /* OCI additionalGids (issue 8) */
+	    image_become_user(sb->plan, e) < 0) /* the image's User (issue 7) */
 		return -1;
 	if (caps_drop(sb->plan->caps_keep, e) < 0) /* capabilities, no_new_privs */
 		return -1;

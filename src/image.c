@@ -264,7 +264,8 @@ int image_become_user(const struct plan *p, struct herr *e)
 	if (!p->image_user || (p->image_uid == 0 && p->image_gid == 0))
 		return 0;
 	/* keep the capabilities through setresuid: caps_drop still needs CAP_SETPCAP */
-	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(0, NULL) < 0 ||
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 ||
+	    setgroups(p->n_oci_groups, p->oci_groups) < 0 ||
 	    setresgid(p->image_gid, p->image_gid, p->image_gid) < 0 ||
 	    setresuid(p->image_uid, p->image_uid, p->image_uid) < 0) {
 		herr_set(e, errno, "image %s: cannot become uid %u gid %u", p->image,

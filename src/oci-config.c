@@ -131,8 +131,19 @@ static int load_user(struct cfg *c, json_object *process)
 		if (opt(c, "gid", buf) < 0)
 			return -1;
 	}
-	if ((v = get(user, "additionalGids")) && json_object_array_length(v) > 0)
-		warn(c, "process.user.additionalGids: only the primary gid is mapped; ignored");
+	/* set with setgroups just before exec (image_become_user); each must be mapped */
+	for (size_t i = 0; (v = get(user, "additionalGids")) && i < json_object_array_length(v);
+	     i++) {
+		json_object *g = json_object_array_get_idx(v, i);
+		int64_t n = json_object_get_int64(g);
+
+		if (!json_object_is_type(g, json_type_int) || n < 0 || n > UINT32_MAX - 1)
+			return herr_set(
+			    c->e, 0, "config.json: process.user.additionalGids[%zu]: not a gid", i);
+		c->p->oci_groups =
+		    xreallocarray(c->p->oci_groups, c->p->n_oci_groups + 1, sizeof(gid_t));
+		c->p->oci_groups[c->p->n_oci_groups++] = (gid_t)n;
+	}
 	return 0;
 }
 

@@ -250,7 +250,8 @@ static int keep_fds(struct herr *e)
  * signalling the container's pid 1, as `podman exec C kill -HUP 1` must. */
 static int confine(const struct oci_state *s, const struct plan *p, struct herr *e)
 {
-	struct ids ids = {.home = s->home ? s->home : (char *)"/", .keeper_netns = -1, .keeper_conn = -1};
+	struct ids ids = {
+	    .home = s->home ? s->home : (char *)"/", .keeper_netns = -1, .keeper_conn = -1};
 
 	return limits_apply_rlimits(p, e) < 0 || caps_drop(p->caps_keep, e) < 0 ||
 		       landlock_apply_scoped(p, &ids, false, e) < 0 || sc_apply(p, e) < 0
@@ -288,6 +289,8 @@ __attribute__((noreturn)) static void child(const struct oci_state *s, const str
 			close(fd);
 	}
 	/* as root, process.user is become as the command becomes it (oci_host_user) */
+	if (user_set_groups(p, &e) < 0)
+		goto fail;
 	if (p->image_user ? image_become_user(p, &e) < 0
 			  : setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
 		if (!p->image_user)

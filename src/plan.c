@@ -66,6 +66,7 @@ void plan_free(struct plan *p)
 	for (size_t i = 0; i < OCI_NS_COUNT; i++)
 		free(p->oci_join[i]);
 	free(p->oci_cgroup);
+	free(p->oci_groups);
 	free(p->oci_uidmap);
 	free(p->oci_gidmap);
 	memset(p, 0, sizeof(*p));

@@ -154,6 +154,8 @@ struct plan {
 	bool oci_terminal;	  /* process.terminal: a pty for the command, always */
 	char *oci_console_socket; /* --console-socket: the pty master goes there, not relayed */
 	bool oci_host_ids;	  /* run by root: host ids one to one, no keeper (oci_host_ids()) */
+	gid_t *oci_groups; /* process.user.additionalGids: the command's supplementary groups */
+	size_t n_oci_groups;
 	/* config.json's linux.* that the engine sends beyond the core (src/oci-linux.c) */
 	bool oci_sysfs;	   /* a sysfs mount at /sys: new, or the host's read-only */
 	char **oci_masked; /* linux.maskedPaths: /dev/null or an empty tmpfs over each */

@@ -1,6 +1,7 @@
 #include "user.h"
 
 #include <dlfcn.h>
+#include <grp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -268,6 +269,18 @@ void user_free(struct ids *ids)
 	if (ids->keeper_netns >= 0)
 		close(ids->keeper_netns);
 	user_release_keeper(ids);
+}
+
+int user_set_groups(const struct plan *p, struct herr *e)
+{
+	/* Nothing asked: the caller's own groups stay, as on the host (dropping one could grant
+	 * what a group-denying permission refuses). */
+	if (!p->n_oci_groups || setgroups(p->n_oci_groups, p->oci_groups) == 0)
+		return 0;
+	herr_set(e, errno, "process.user.additionalGids: cannot set %zu supplementary groups",
+		 p->n_oci_groups);
+	return herr_hint(e, "each gid must be mapped in the container (a subordinate gid range, "
+			    "or the config's gidMappings)");
 }
 
 void user_release_keeper(struct ids *ids)

@@ -46,5 +46,8 @@ int user_run_helpers(pid_t pid, const struct ids *ids, struct herr *e);
 /* Explain a failed clone(CLONE_NEWUSER) and what to do about it. */
 int user_explain_clone_failure(int err, struct herr *e);
 void user_free(struct ids *ids);
+/* In the command, before it drops its capabilities: the supplementary groups the plan asks for
+ * (OCI process.user.additionalGids), none otherwise. */
+int user_set_groups(const struct plan *p, struct herr *e);
 /* The sandbox is built: the keeper may make the next network namespace (keeper_connect). */
 void user_release_keeper(struct ids *ids);

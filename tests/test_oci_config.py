@@ -247,6 +247,20 @@ def test_id_maps_process_user_taken_before_exec(oci, bundle, subids):
     assert run_to_end(oci, bundle(cfg), "u2").split() == ["1000", "1000"]
 
 
+def test_additional_gids_are_the_commands_groups(oci, bundle, subids):
+    """process.user.additionalGids: set with setgroups before exec (mapped gids
+    from the subordinate range); without them the command keeps no extra group."""
+    cfg = spec(["sh", "-c", "id -G"])
+    cfg["process"]["user"] = {"uid": 0, "gid": 0, "additionalGids": [5, 20, 100]}
+    assert run_to_end(oci, bundle(cfg), "g1").split() == ["0", "5", "20", "100"]
+
+
+def test_additional_gids_not_a_gid_refused(oci, bundle):
+    cfg = spec(["true"])
+    cfg["process"]["user"] = {"uid": 0, "gid": 0, "additionalGids": ["wheel"]}
+    refused(oci, bundle(cfg), "additionalGids[0]: not a gid")
+
+
 def test_id_maps_without_own_id_refused(oci, bundle, subids):
     (su, sn), (sg, gn) = subid_ranges("uid")[0], subid_ranges("gid")[0]
     cfg = spec(["true"])
