@@ -202,14 +202,14 @@ def test_trace_without_tracer_is_enosys(sandbox, tmp_path):
     assert out == {"getcpu": "Function not implemented"}
 
 
-def oci_python_bundle(bundle, body, seccomp):
+def oci_python_bundle(bundle, body, seccomp, args=None):
     """A bundle whose process is python3 from the host's /usr (bound read-only)."""
     root = bundle.path / "rootfs"
     for d in ("lib", "lib64"):
         if Path("/" + d).is_symlink() and not (root / d).exists():
             (root / d).symlink_to(os.readlink("/" + d))
     (root / "usr").mkdir(exist_ok=True)
-    cfg = spec(["/usr/bin/python3", "-c", PRELUDE + body])
+    cfg = spec(args or ["/usr/bin/python3", "-c", PRELUDE + body])
     cfg["mounts"].append({"destination": "/usr", "type": "bind", "source": "/usr",
                           "options": ["rbind", "ro"]})
     cfg["linux"]["seccomp"] = seccomp
@@ -238,6 +238,22 @@ def test_oci_bundle_uses_the_engines_profile(oci, bundle):  # noqa: F811
     out = dict(l.split(" ", 1) for l in oci.out.read_text().splitlines())
     assert out == {"rie": "Function not implemented", "audit": "Invalid argument",
                    "route": "ok", "userns": "ok"}, oci.out.read_text()
+
+
+def test_oci_exec_gets_the_engines_profile(oci, bundle):  # noqa: F811
+    """`exec` reads the container's config.json again: the process it adds
+    runs under the same engine profile."""
+    if not PODMAN_PROFILE.exists():
+        pytest.skip(f"{PODMAN_PROFILE} is missing (package containers-common, with podman)")
+    body = show(("rie", "personality", READ_IMPLIES_EXEC),
+                ("audit", "socket", AF_NETLINK, SOCK_RAW, NETLINK_AUDIT))
+    b = oci_python_bundle(bundle, body, json.loads(PODMAN_PROFILE.read_text()),
+                          args=["sleep", "30"])
+    oci("create", "--bundle", str(b), "s3", check=0)
+    oci("start", "s3", check=0)
+    r = oci("exec", "s3", "/usr/bin/python3", "-c", PRELUDE + body, check=0)
+    assert dict(l.split(" ", 1) for l in r.stdout.splitlines()) == {
+        "rie": "Function not implemented", "audit": "Invalid argument"}, r.stdout + r.stderr
 
 
 def test_oci_bundle_with_a_bad_profile_fails_create(oci, bundle):  # noqa: F811
