@@ -128,9 +128,9 @@ static int kernel_at_least(json_object *filter)
 	return have[0] > want[0] || (have[0] == want[0] && have[1] >= want[1]);
 }
 
-/* Whether a rule is for this sandbox: 1 yes, 0 no, -1 a bad minKernel. The sandbox holds no
- * capabilities (see hutch(1)), so a rule that includes any is left out, and one that excludes
- * some applies. */
+/* Whether a rule is for this sandbox: 1 yes, 0 no, -1 a bad minKernel. The profile is read as
+ * for a sandbox without capabilities (--cap-add widens no profile; see hutch-seccomp(5)), so a
+ * rule that includes any is left out, and one that excludes some applies. */
 static int applies(json_object *rule)
 {
 	json_object *inc = NULL, *exc = NULL;
