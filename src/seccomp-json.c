@@ -151,6 +151,15 @@ static int applies(json_object *rule)
 	return 1;
 }
 
+/* A comparison value: the runtime spec's uint64, or a negative number as its two's complement
+ * (json-c reads -1 as 0 when asked for a uint64). */
+static uint64_t u64(json_object *v)
+{
+	int64_t i = json_object_get_int64(v);
+
+	return i < 0 ? (uint64_t)i : json_object_get_uint64(v);
+}
+
 /* The rule's `args`, into `c` (room for `n`). *any: an argument is compared more than once, so
  * the comparisons are alternatives, one rule each (what runc and crun do; libseccomp itself
  * refuses two comparisons of one argument in a rule). */
@@ -172,12 +181,8 @@ static int conditions(json_object *args, struct sc_cond *c, size_t n, bool *any,
 		if (!json_object_object_get_ex(a, "op", &v) ||
 		    (c[i].op = compare_op(json_object_get_string(v))) < 0)
 			return bad(e, file, idx, "an argument needs an 'op' such as SCMP_CMP_EQ");
-		c[i].a = json_object_object_get_ex(a, "value", &v)
-			     ? (uint64_t)json_object_get_uint64(v)
-			     : 0;
-		c[i].b = json_object_object_get_ex(a, "valueTwo", &v)
-			     ? (uint64_t)json_object_get_uint64(v)
-			     : 0;
+		c[i].a = json_object_object_get_ex(a, "value", &v) ? u64(v) : 0;
+		c[i].b = json_object_object_get_ex(a, "valueTwo", &v) ? u64(v) : 0;
 	}
 	return 0;
 }

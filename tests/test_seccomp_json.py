@@ -202,6 +202,17 @@ def test_trace_without_tracer_is_enosys(sandbox, tmp_path):
     assert out == {"getcpu": "Function not implemented"}
 
 
+def test_negative_value_is_twos_complement(sandbox, tmp_path):
+    """"value": -1 means 0xffffffffffffffff (json-c would read it as 0)."""
+    prof = write(tmp_path, "n.json", json.dumps({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["getsid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+                      "args": [{"index": 0, "value": -1, "op": "SCMP_CMP_EQ"}]}]}))
+    out = py(sandbox, show(("minus1", "getsid", 2**64 - 1), ("zero", "getsid", 0)),
+             opts=("--seccomp", str(prof)))
+    assert out == {"minus1": "Permission denied", "zero": "ok"}
+
+
 def oci_python_bundle(bundle, body, seccomp, args=None):
     """A bundle whose process is python3 from the host's /usr (bound read-only)."""
     root = bundle.path / "rootfs"
