@@ -394,13 +394,10 @@ static int load_seccomp(struct cfg *c, json_object *seccomp)
 	if (r == 0)
 		r = sc_compile(&prof, "config.json linux.seccomp", &f, c->e);
 	sc_profile_free(&prof);
-	if (r < 0) {
-		/* Engines' default profiles use argument-filtered rules that hutch's compiler does
-		 * not take yet: the container keeps hutch's own default profile, never none. */
-		warn(c, "%s; hutch's default seccomp profile applies instead", c->e->msg);
-		c->e->msg[0] = 0;
-		return 0;
-	}
+	/* A profile that cannot be compiled fails the create, as with runc and crun: running the
+	 * container under another profile than the one asked for would be a surprise either way. */
+	if (r < 0)
+		return -1;
 	if (!c->p->seccomp)
 		c->p->seccomp = xcalloc(1, sizeof(*c->p->seccomp));
 	sc_filters_free(c->p->seccomp);

@@ -75,42 +75,96 @@ static int add_rule_to(scmp_filter_ctx ctx, const struct sc_profile *p, const st
 	return err == 0 ? 0 : rule_error(p, r, file, err, e);
 }
 
+static bool same_cond(const struct sc_cond *a, const struct sc_cond *b)
+{
+	return a->arg == b->arg && a->op == b->op && a->a == b->a && a->b == b->b;
+}
+
+/* The same system call and the same comparisons, in any order. */
+static bool same_test(const struct sc_rule *a, const struct sc_rule *b)
+{
+	if (a->nr != b->nr || a->n_conds != b->n_conds)
+		return false;
+	for (unsigned i = 0; i < a->n_conds; i++) {
+		bool found = false;
+
+		for (unsigned k = 0; k < b->n_conds && !found; k++)
+			found = same_cond(&a->conds[i], &b->conds[k]);
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* The earlier rule that tests what rules[i] tests but with another action, or NULL. */
+static const struct sc_rule *clash(const struct sc_profile *p, size_t i)
+{
+	for (size_t k = 0; k < i; k++)
+		if (same_test(&p->rules[k], &p->rules[i]) &&
+		    p->rules[k].action != p->rules[i].action)
+			return &p->rules[k];
+	return NULL;
+}
+
+/* "FILE:LINE: NAME: " or, for JSON, "FILE: syscalls[N] (NAME): " */
+static void where(const struct sc_profile *p, const struct sc_rule *r, const char *file,
+		  struct herr *e)
+{
+	_cleanup_free_ char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, r->nr);
+
+	if (p->json)
+		herr_set(e, 0, "%s: syscalls[%u] (%s): ", file, r->line, name ? name : "?");
+	else
+		herr_set(e, 0, "%s:%u: %s: ", file, r->line, name ? name : "?");
+}
+
 static int rule_error(const struct sc_profile *p, const struct sc_rule *r, const char *file,
 		      int err, struct herr *e)
 {
-	{
-		_cleanup_free_ char *name =
-		    seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, r->nr);
+	const struct sc_rule *earlier = err == -EEXIST ? clash(p, (size_t)(r - p->rules)) : NULL;
+	size_t len;
 
-		if (p->json)
-			herr_set(e, 0, "%s: syscalls[%u] (%s): ", file, r->line, name ? name : "?");
-		else
-			herr_set(e, 0, "%s:%u: %s: ", file, r->line, name ? name : "?");
-	}
-	snprintf(e->msg + strlen(e->msg), sizeof(e->msg) - strlen(e->msg), "%s",
-		 err == -EEXIST || err == -EACCES
-		     ? "conflicts with an earlier rule for the same system call"
-		     : strerror(-err));
-	return herr_hint(e, "see hutch-seccomp(5)");
+	where(p, r, file, e);
+	len = strlen(e->msg);
+	if (earlier && p->json)
+		snprintf(e->msg + len, sizeof(e->msg) - len,
+			 "tests the same arguments as syscalls[%u] with another action",
+			 earlier->line);
+	else if (earlier)
+		snprintf(e->msg + len, sizeof(e->msg) - len,
+			 "tests the same arguments as line %u with another action", earlier->line);
+	else
+		snprintf(e->msg + len, sizeof(e->msg) - len, "%s",
+			 err == -EEXIST || err == -EACCES
+			     ? "conflicts with an earlier rule for the same system call"
+			     : strerror(-err));
+	return herr_hint(e, earlier ? "keep one of the two rules; see hutch-seccomp(5)"
+				    : "see hutch-seccomp(5)");
 }
 
-static int conflict(const struct sc_profile *p, const struct sc_rule *r, const char *file,
-		    struct herr *e)
-{
-	return rule_error(p, r, file, -EEXIST, e);
-}
-
-/* Two unconditional rules for one call with different actions: libseccomp would silently keep
- * the last, which is never what the author meant. */
-static bool conflicting(const struct sc_profile *p, size_t i)
+/* Text format: two unconditional rules for one call with different actions. libseccomp would
+ * silently keep the first, which is never what the author meant. */
+static const struct sc_rule *conflicting(const struct sc_profile *p, size_t i)
 {
 	const struct sc_rule *r = &p->rules[i];
 
 	for (size_t k = 0; k < i && r->n_conds == 0; k++)
 		if (p->rules[k].nr == r->nr && p->rules[k].n_conds == 0 &&
 		    p->rules[k].action != r->action)
-			return true;
-	return false;
+			return &p->rules[k];
+	return NULL;
+}
+
+static int conflict(const struct sc_profile *p, const struct sc_rule *r,
+		    const struct sc_rule *earlier, const char *file, struct herr *e)
+{
+	size_t len;
+
+	where(p, r, file, e);
+	len = strlen(e->msg);
+	snprintf(e->msg + len, sizeof(e->msg) - len,
+		 "conflicts with line %u (another action for the same system call)", earlier->line);
+	return herr_hint(e, "keep one of the two rules; see hutch-seccomp(5)");
 }
 
 /* The BPF that libseccomp made for `ctx`, read back through a memfd (libseccomp 2.5 exports
@@ -183,8 +237,49 @@ static int merge(struct sc_filters *f, struct herr *e)
 	return 0;
 }
 
+/* A rule that repeats an earlier one (the same test and action) adds nothing. */
+static bool repeated(const struct sc_profile *p, size_t i)
+{
+	for (size_t k = 0; k < i; k++)
+		if (same_test(&p->rules[k], &p->rules[i]) &&
+		    p->rules[k].action == p->rules[i].action)
+			return true;
+	return false;
+}
+
+/* OCI/Docker JSON: the rules go into one libseccomp context in file order, as runc and crun put
+ * them, so that a profile means under hutch what it means under podman and Docker. That is
+ * libseccomp's reading, where hutch's text format has its own (sc_compile below): the first
+ * unconditional rule for a system call decides it, and any other rule for that call (a later
+ * unconditional one with another action, a conditional one before or after) has no effect;
+ * rules with argument tests combine, whatever their actions, unless two test the same
+ * arguments with different actions, which is refused naming both. */
+static int compile_ordered(const struct sc_profile *p, const char *file, struct sc_filters *out,
+			   struct herr *e)
+{
+	__attribute__((cleanup(ctx_release))) scmp_filter_ctx ctx = new_ctx(p->def_action);
+
+	*out = (struct sc_filters){0};
+	if (!ctx)
+		return herr_set(e, ENOMEM, "seccomp_init");
+	for (size_t i = 0; i < p->n_rules; i++) {
+		/* the default action already applies (runc and crun skip these too) */
+		if (p->rules[i].action == p->def_action || repeated(p, i))
+			continue;
+		if (add_rule_to(ctx, p, &p->rules[i], file, e) < 0)
+			return -1;
+	}
+	if (export(ctx, &out->insns[0], &out->len[0], 0, e) < 0)
+		return -1;
+	out->n = 1;
+	return 0;
+}
+
 int sc_compile(const struct sc_profile *p, const char *file, struct sc_filters *out, struct herr *e)
 {
+	if (p->json)
+		return compile_ordered(p, file, out, e);
+
 	__attribute__((cleanup(ctx_release))) scmp_filter_ctx allow = new_ctx(p->def_action);
 	__attribute__((cleanup(ctx_release))) scmp_filter_ctx deny = new_ctx(SCMP_ACT_ALLOW);
 	bool any_deny = p->newer_than >= 0;
@@ -195,9 +290,10 @@ int sc_compile(const struct sc_profile *p, const char *file, struct sc_filters *
 	for (size_t i = 0; i < p->n_rules; i++) {
 		const struct sc_rule *r = &p->rules[i];
 		bool to_deny = r->action != SCMP_ACT_ALLOW && r->n_conds > 0;
+		const struct sc_rule *earlier = conflicting(p, i);
 
-		if (conflicting(p, i))
-			return conflict(p, r, file, e);
+		if (earlier)
+			return conflict(p, r, earlier, file, e);
 		/* libseccomp refuses a rule that repeats the default action; it adds nothing */
 		if (r->action == (to_deny ? SCMP_ACT_ALLOW : p->def_action))
 			continue;

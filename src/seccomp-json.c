@@ -1,12 +1,18 @@
 /* The OCI runtime-spec / Docker seccomp JSON format, read with json-c into the same parsed
- * profile as the text format. Rules that depend on capabilities the sandbox does not hold
- * (includes.caps) or on another architecture are left out, as Docker does; system calls that
- * this libseccomp does not know are skipped (profiles name calls of newer kernels). */
+ * profile as the text format, and given the meaning that Docker, podman (containers-common),
+ * runc and crun give it: rules whose `includes` the sandbox does not meet (capabilities it does
+ * not hold, another architecture, a newer kernel) or whose `excludes` it meets are left out;
+ * several comparisons of one argument in a rule mean "any of them" (one rule each), of
+ * different arguments "all of them"; system calls that this libseccomp does not know are
+ * skipped (profiles name calls of newer kernels). sc_compile then adds the rules in file order
+ * to one libseccomp context, as runc and crun do. */
 #include "seccomp.h"
 
 #include <json-c/json.h>
 #include <seccomp.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include "util.h"
 
@@ -37,8 +43,11 @@ static int action(const char *s, json_object *errno_ret, uint32_t *out)
 		*out = SCMP_ACT_TRAP;
 	else if (strcmp(s, "SCMP_ACT_LOG") == 0)
 		*out = SCMP_ACT_LOG;
+	else if (strcmp(s, "SCMP_ACT_TRACE") == 0)
+		/* with no tracer attached (hutch attaches none) the call fails with ENOSYS */
+		*out = SCMP_ACT_TRACE((uint16_t)(errno_ret ? err : 0));
 	else
-		return -1; /* SCMP_ACT_TRACE and SCMP_ACT_NOTIFY need a supervisor hutch lacks */
+		return -1; /* SCMP_ACT_NOTIFY: needs a listener, which hutch does not offer */
 	return 0;
 }
 
@@ -61,52 +70,120 @@ static int compare_op(const char *s)
 	return -1;
 }
 
-static bool applies(json_object *rule)
+/* The names Docker (Go's GOARCH), libseccomp and the kernel give the native architecture. */
+static bool native_arch(const char *a)
 {
-	json_object *inc, *v;
+	static const struct {
+		uint32_t arch;
+		const char *names[3];
+	} arches[] = {
+	    {SCMP_ARCH_X86_64, {"amd64", "x86_64", "SCMP_ARCH_X86_64"}},
+	    {SCMP_ARCH_AARCH64, {"arm64", "aarch64", "SCMP_ARCH_AARCH64"}},
+	};
 
-	if (!json_object_object_get_ex(rule, "includes", &inc))
-		return true;
-	if (json_object_object_get_ex(inc, "caps", &v) && json_object_array_length(v) > 0)
-		return false; /* the sandbox has no capabilities by default */
-	if (json_object_object_get_ex(inc, "arches", &v) && json_object_array_length(v) > 0) {
-		for (size_t i = 0; i < json_object_array_length(v); i++) {
-			const char *a = json_object_get_string(json_object_array_get_idx(v, i));
-			if (a && (strcmp(a, "amd64") == 0 || strcmp(a, "x86_64") == 0 ||
-				  strcmp(a, "SCMP_ARCH_X86_64") == 0))
+	for (size_t i = 0; a && i < ARRAY_SIZE(arches); i++)
+		for (size_t k = 0; k < 3 && arches[i].arch == seccomp_arch_native(); k++)
+			if (strcmp(arches[i].names[k], a) == 0)
 				return true;
-		}
-		return false;
-	}
-	return true;
+	return false;
 }
 
-static int conditions(json_object *args, struct sc_rule *r, const char *file, size_t idx,
-		      struct herr *e)
+static bool lists_native_arch(json_object *filter)
 {
-	size_t n = args ? json_object_array_length(args) : 0;
+	json_object *v;
 
-	if (n > ARRAY_SIZE(r->conds))
-		return bad(e, file, idx, "more than 6 'args'");
+	if (!json_object_object_get_ex(filter, "arches", &v) ||
+	    !json_object_is_type(v, json_type_array))
+		return false;
+	for (size_t i = 0; i < json_object_array_length(v); i++)
+		if (native_arch(json_object_get_string(json_object_array_get_idx(v, i))))
+			return true;
+	return false;
+}
+
+static size_t length(json_object *filter, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(filter, key, &v) && json_object_is_type(v, json_type_array)
+		   ? json_object_array_length(v)
+		   : 0;
+}
+
+/* minKernel "X.Y": 1 when the running kernel is at least that, 0 when older, -1 when the
+ * value is not a version. */
+static int kernel_at_least(json_object *filter)
+{
+	json_object *v;
+	struct utsname u;
+	unsigned want[2] = {0}, have[2] = {0};
+
+	if (!json_object_object_get_ex(filter, "minKernel", &v) || !v)
+		return -2; /* not given, or null */
+	if (sscanf(json_object_get_string(v) ? json_object_get_string(v) : "", "%u.%u", &want[0],
+		   &want[1]) < 1)
+		return -1;
+	if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &have[0], &have[1]) < 1)
+		return 1;
+	return have[0] > want[0] || (have[0] == want[0] && have[1] >= want[1]);
+}
+
+/* Whether a rule is for this sandbox: 1 yes, 0 no, -1 a bad minKernel. The profile is read as
+ * for a sandbox without capabilities (--cap-add widens no profile; see hutch-seccomp(5)), so a
+ * rule that includes any is left out, and one that excludes some applies. */
+static int applies(json_object *rule)
+{
+	json_object *inc = NULL, *exc = NULL;
+	int k;
+
+	json_object_object_get_ex(rule, "includes", &inc);
+	json_object_object_get_ex(rule, "excludes", &exc);
+	if (length(inc, "caps") > 0)
+		return 0;
+	if (length(inc, "arches") > 0 && !lists_native_arch(inc))
+		return 0;
+	if (lists_native_arch(exc))
+		return 0;
+	if ((k = kernel_at_least(inc)) == -1 || (k == 0))
+		return k;
+	if ((k = kernel_at_least(exc)) == -1 || k == 1)
+		return k == 1 ? 0 : -1;
+	return 1;
+}
+
+/* A comparison value: the runtime spec's uint64, or a negative number as its two's complement
+ * (json-c reads -1 as 0 when asked for a uint64). */
+static uint64_t u64(json_object *v)
+{
+	int64_t i = json_object_get_int64(v);
+
+	return i < 0 ? (uint64_t)i : json_object_get_uint64(v);
+}
+
+/* The rule's `args`, into `c` (room for `n`). *any: an argument is compared more than once, so
+ * the comparisons are alternatives, one rule each (what runc and crun do; libseccomp itself
+ * refuses two comparisons of one argument in a rule). */
+static int conditions(json_object *args, struct sc_cond *c, size_t n, bool *any, const char *file,
+		      size_t idx, struct herr *e)
+{
+	unsigned seen = 0;
+
+	*any = false;
 	for (size_t i = 0; i < n; i++) {
 		json_object *a = json_object_array_get_idx(args, i), *v;
-		struct sc_cond *c = &r->conds[i];
 
 		if (!json_object_object_get_ex(a, "index", &v) || json_object_get_int(v) < 0 ||
 		    json_object_get_int(v) > 5)
 			return bad(e, file, idx, "an argument needs an 'index' from 0 to 5");
-		c->arg = (unsigned)json_object_get_int(v);
+		c[i].arg = (unsigned)json_object_get_int(v);
+		*any |= (seen & (1u << c[i].arg)) != 0;
+		seen |= 1u << c[i].arg;
 		if (!json_object_object_get_ex(a, "op", &v) ||
-		    (c->op = compare_op(json_object_get_string(v))) < 0)
+		    (c[i].op = compare_op(json_object_get_string(v))) < 0)
 			return bad(e, file, idx, "an argument needs an 'op' such as SCMP_CMP_EQ");
-		c->a = json_object_object_get_ex(a, "value", &v)
-			   ? (uint64_t)json_object_get_uint64(v)
-			   : 0;
-		c->b = json_object_object_get_ex(a, "valueTwo", &v)
-			   ? (uint64_t)json_object_get_uint64(v)
-			   : 0;
+		c[i].a = json_object_object_get_ex(a, "value", &v) ? u64(v) : 0;
+		c[i].b = json_object_object_get_ex(a, "valueTwo", &v) ? u64(v) : 0;
 	}
-	r->n_conds = (unsigned)n;
 	return 0;
 }
 
@@ -116,14 +193,38 @@ static void push(struct sc_profile *p, const struct sc_rule *r)
 	p->rules[p->n_rules++] = *r;
 }
 
+/* The rule for one system call name: all comparisons together, or each alone. */
+static void push_name(struct sc_profile *p, struct sc_rule *r, const char *name,
+		      const struct sc_cond *c, size_t n, bool any)
+{
+	r->nr = seccomp_syscall_resolve_name(name ? name : "");
+	if (r->nr == __NR_SCMP_ERROR)
+		return;
+	if (!any) {
+		memcpy(r->conds, c, n * sizeof(*c));
+		r->n_conds = (unsigned)n;
+		push(p, r);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		r->conds[0] = c[i];
+		r->n_conds = 1;
+		push(p, r);
+	}
+}
+
 static int one_rule(json_object *rule, size_t idx, const char *file, struct sc_profile *out,
 		    struct herr *e)
 {
 	json_object *names, *v, *errno_ret = NULL, *args = NULL;
 	struct sc_rule r = {.line = (unsigned)idx};
+	_cleanup_free_ struct sc_cond *c = NULL;
+	size_t n;
+	bool any;
+	int k = applies(rule);
 
-	if (!applies(rule))
-		return 0;
+	if (k <= 0)
+		return k == 0 ? 0 : bad(e, file, idx, "'minKernel' must read like \"4.8\"");
 	if (!json_object_object_get_ex(rule, "names", &names) &&
 	    !json_object_object_get_ex(rule, "name", &names))
 		return bad(e, file, idx, "no 'names'");
@@ -132,22 +233,19 @@ static int one_rule(json_object *rule, size_t idx, const char *file, struct sc_p
 	if (!json_object_object_get_ex(rule, "action", &v) ||
 	    action(json_object_get_string(v), errno_ret, &r.action) < 0)
 		return bad(e, file, idx,
-			   "'action' must be SCMP_ACT_ALLOW, _ERRNO, _KILL, "
-			   "_KILL_PROCESS, _TRAP or _LOG");
-	if (conditions(args, &r, file, idx, e) < 0)
+			   "'action' must be SCMP_ACT_ALLOW, _ERRNO, _KILL, _KILL_PROCESS, "
+			   "_KILL_THREAD, _TRAP, _TRACE or _LOG (hutch has no _NOTIFY listener)");
+	n = json_object_is_type(args, json_type_array) ? json_object_array_length(args) : 0;
+	c = xcalloc(n + 1, sizeof(*c));
+	if (conditions(args, c, n, &any, file, idx, e) < 0)
 		return -1;
 	if (!json_object_is_type(names, json_type_array)) {
-		r.nr = seccomp_syscall_resolve_name(json_object_get_string(names));
-		if (r.nr != __NR_SCMP_ERROR)
-			push(out, &r);
+		push_name(out, &r, json_object_get_string(names), c, n, any);
 		return 0;
 	}
-	for (size_t i = 0; i < json_object_array_length(names); i++) {
-		r.nr = seccomp_syscall_resolve_name(
-		    json_object_get_string(json_object_array_get_idx(names, i)));
-		if (r.nr != __NR_SCMP_ERROR)
-			push(out, &r);
-	}
+	for (size_t i = 0; i < json_object_array_length(names); i++)
+		push_name(out, &r, json_object_get_string(json_object_array_get_idx(names, i)), c,
+			  n, any);
 	return 0;
 }
 

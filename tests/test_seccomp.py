@@ -281,7 +281,10 @@ BAD_TEXT = [
     ("no-default", "allow read\n", 1, "no 'default' action"),
     ("wrapped-group", "default allow\ngroup g\n\tread write\n\n\tclose opn\nerrno EPERM @g\n", 5,
      "unknown system call 'opn'"),
-    ("conflict", "default errno EPERM\nallow read\nerrno EACCES read\n", 3, "conflicts"),
+    ("conflict", "default errno EPERM\nallow read\nerrno EACCES read\n", 3,
+     "conflicts with line 2"),
+    ("same-test-two-denials", "default allow\nerrno EPERM personality if arg0 == 8\n\n"
+     "errno EINVAL personality if arg0 == 8\n", 4, "same arguments as line 2"),
 ]
 
 
