@@ -4,6 +4,7 @@
 #include <linux/virtio_net.h>
 #include <netinet/in.h>
 #include <slirp/libslirp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/uio.h>
@@ -373,23 +374,35 @@ static void input_frame(struct netstack *ns, uint8_t *buf, size_t len)
 /* At most this many frames per wakeup, so libslirp's sockets get their turn. */
 #define TAP_BATCH 256
 
+/* Frames from the tap into libslirp until none is left (or TAP_BATCH); how many. */
+static int drain_tap(struct netstack *ns)
+{
+	const size_t hl = sizeof(struct virtio_net_hdr);
+	int i;
+
+	for (i = 0; i < TAP_BATCH; i++) {
+		ssize_t n = read(ns->tap, ns->frame, sizeof(ns->frame));
+
+		/* no offloads are enabled, so the header has nothing to say */
+		if (n <= (ssize_t)hl)
+			break;
+		input_frame(ns, ns->frame + hl, (size_t)n - hl);
+	}
+	return i;
+}
+
 void netstack_dispatch(struct netstack *ns, const struct pollset *ps, int poll_failed)
 {
 	int64_t now;
+	int spin = getenv("HUTCH_SPIN") ? atoi(getenv("HUTCH_SPIN")) : 0;
 
 	ns->ps = (struct pollset *)ps;
-	if (pollset_revents(ps, ns->tap_index) & POLLIN) {
-		for (int i = 0; i < TAP_BATCH; i++) {
-			const size_t hl = sizeof(struct virtio_net_hdr);
-			ssize_t n = read(ns->tap, ns->frame, sizeof(ns->frame));
-
-			/* no offloads are enabled, so the header has nothing to say */
-			if (n <= (ssize_t)hl)
-				break;
-			input_frame(ns, ns->frame + hl, (size_t)n - hl);
-		}
-	}
+	if (pollset_revents(ps, ns->tap_index) & POLLIN)
+		drain_tap(ns);
 	slirp_pollfds_poll(ns->slirp, poll_failed, get_revents, ns);
+	for (int k = 0; k < spin; k++)
+		if (drain_tap(ns))
+			k = 0;
 	now = now_ns() / 1000000;
 	for (struct timer *t = ns->timers; t; t = t->next)
 		if (t->expire_ms >= 0 && t->expire_ms <= now) {
