@@ -4,7 +4,6 @@
 #include <linux/virtio_net.h>
 #include <netinet/in.h>
 #include <slirp/libslirp.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/uio.h>
@@ -394,15 +393,11 @@ static int drain_tap(struct netstack *ns)
 void netstack_dispatch(struct netstack *ns, const struct pollset *ps, int poll_failed)
 {
 	int64_t now;
-	int spin = getenv("HUTCH_SPIN") ? atoi(getenv("HUTCH_SPIN")) : 0;
 
 	ns->ps = (struct pollset *)ps;
 	if (pollset_revents(ps, ns->tap_index) & POLLIN)
 		drain_tap(ns);
 	slirp_pollfds_poll(ns->slirp, poll_failed, get_revents, ns);
-	for (int k = 0; k < spin; k++)
-		if (drain_tap(ns))
-			k = 0;
 	now = now_ns() / 1000000;
 	for (struct timer *t = ns->timers; t; t = t->next)
 		if (t->expire_ms >= 0 && t->expire_ms <= now) {
