@@ -398,6 +398,10 @@ void netstack_dispatch(struct netstack *ns, const struct pollset *ps, int poll_f
 	if (pollset_revents(ps, ns->tap_index) & POLLIN)
 		drain_tap(ns);
 	slirp_pollfds_poll(ns->slirp, poll_failed, get_revents, ns);
+	/* What libslirp just sent (a segment from a host socket) was handled by the sandbox's
+	 * kernel in our write, and its acknowledgement is already waiting on the tap: read it
+	 * now, and libslirp sends the next segment, without a round through poll(). */
+	drain_tap(ns);
 	now = now_ns() / 1000000;
 	for (struct timer *t = ns->timers; t; t = t->next)
 		if (t->expire_ms >= 0 && t->expire_ms <= now) {
