@@ -91,11 +91,17 @@ static struct conn *open_conn(struct dns_streams *s, int family, const uint8_t *
 	return c;
 }
 
+/* The length of the message being gathered (its 2-byte prefix is in). */
+static size_t msg_len(const struct half *h)
+{
+	return (size_t)h->buf[0] << 8 | h->buf[1];
+}
+
 /* Feed n new bytes of one direction; false when fn refused a message it completed. */
 static bool feed(struct half *h, const uint8_t *p, size_t n, dns_msg_fn fn, void *ctx)
 {
 	while (n) {
-		size_t want = h->len < 2 ? 2 : 2 + ((size_t)h->buf[0] << 8 | h->buf[1]);
+		size_t want = h->len < 2 ? 2 : 2 + msg_len(h);
 		size_t take = want - h->len < n ? want - h->len : n;
 
 		if (h->cap < want) {
@@ -106,7 +112,8 @@ static bool feed(struct half *h, const uint8_t *p, size_t n, dns_msg_fn fn, void
 		h->len += take;
 		p += take;
 		n -= take;
-		if (h->len == want && want > 2) {
+		/* whole, an empty message (length 0) included */
+		if (h->len >= 2 && h->len == 2 + msg_len(h)) {
 			h->len = 0;
 			if (!fn(ctx, h->buf + 2, want - 2))
 				return false;

@@ -183,6 +183,29 @@ def test_dns_over_tcp_limited_to_listed_names(sandbox):
         dns.close()
 
 
+def test_dns_over_tcp_empty_message_refused(sandbox):
+    # a zero-length message, with a question behind it in the same segment: no
+    # question about a listed name, so the connection is reset (and the
+    # monitor does not spin on the empty message)
+    dns = DnsServer({"mirror.hutch.test": "10.0.2.2"}, tcp=True)
+    client = (
+        "import socket, struct\n"
+        "q = struct.pack('!HHHHHH', 1, 0x0100, 1, 0, 0, 0)"
+        " + b'\\6mirror\\5hutch\\4test\\0' + struct.pack('!HH', 1, 1)\n"
+        "s = socket.create_connection(('10.0.2.3', 53), 5)\n"
+        "s.sendall(b'\\0\\0' + struct.pack('!H', len(q)) + q)\n"
+        "try: print('got', s.recv(10))\n"
+        "except OSError as e: print('refused', type(e).__name__)\n")
+    try:
+        r = sandbox("python3", "-c", client, timeout=20,
+                    opts=["--net", "slirp", "--allow-net", "mirror.hutch.test:443",
+                          "--dns", f"127.0.0.1:{dns.port}"])
+        assert r.stdout.startswith("refused ConnectionResetError"), r.stdout + r.stderr
+        assert not dns.tcp_queries
+    finally:
+        dns.close()
+
+
 @pytest.mark.parametrize("rule,why", [
     ("exa mple.com:99999", "port out of range"),
     ("example.com:0", "port out of range"),
