@@ -47,14 +47,25 @@ int tap_check(struct herr *e)
 	return 0;
 }
 
+struct closer_fds {
+	int tap, gate; /* gate: a pipe's read end, at EOF once we closed our copy of tap */
+};
+
 /* The closer's whole life; it shares our memory, so it only makes system calls. */
 static int closer(void *arg)
 {
-	unsigned fd = (unsigned)(uintptr_t)arg;
+	const struct closer_fds *c = arg;
+	unsigned lo = (unsigned)(c->tap < c->gate ? c->tap : c->gate);
+	unsigned hi = (unsigned)(c->tap < c->gate ? c->gate : c->tap);
+	char b;
 
-	syscall(SYS_close_range, 0U, fd - 1, 0);
-	syscall(SYS_close_range, fd + 1, ~0U, 0);
-	syscall(SYS_close, fd);
+	syscall(SYS_close_range, 0U, lo - 1, 0);
+	syscall(SYS_close_range, lo + 1, hi - 1, 0);
+	syscall(SYS_close_range, hi + 1, ~0U, 0);
+	/* wait until our parent's copy is gone: ours must be the last, the one that waits */
+	while (syscall(SYS_read, c->gate, &b, 1) < 0)
+		;
+	syscall(SYS_close, c->tap);
 	syscall(SYS_exit, 0);
 	return 0;
 }
@@ -63,24 +74,35 @@ static int closer(void *arg)
 
 void tap_close(int fd)
 {
+	struct closer_fds *c;
+	int gate[2];
 	void *stack;
 
 	/* A tap fd's last close detaches its queue and waits for an RCU grace period (the
-	 * device itself is persistent, see tap_setup): a few hundred microseconds, and at times
-	 * 15 ms and more. A child that lives for just that long does it instead, so hutch's exit
-	 * (and whoever waits for it) does not wait for the kernel's bookkeeping. It shares our
-	 * memory (CLONE_VM): no copy of our page tables, which a fork would cost. Its stack is
-	 * never unmapped: it may outlive us, and it is 16 KiB once per sandbox. */
+	 * device itself is persistent, see tap_setup): from a few hundred microseconds to
+	 * several milliseconds. A child that lives for just that long does it instead, so
+	 * hutch's exit (and whoever waits for it) does not wait for the kernel's bookkeeping.
+	 * It shares our memory (CLONE_VM): no copy of our page tables, which a fork would cost.
+	 * Its stack (and the fds it reads) is never unmapped: it may outlive us, and it is
+	 * 16 KiB once per sandbox. */
 	stack = mmap(NULL, CLOSER_STACK, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (stack == MAP_FAILED ||
-	    clone(closer, (char *)stack + CLOSER_STACK, CLONE_VM, (void *)(uintptr_t)fd) < 0) {
-		if (stack != MAP_FAILED)
-			munmap(stack, CLOSER_STACK);
+	if (stack == MAP_FAILED || pipe2(gate, O_CLOEXEC) < 0) {
 		close(fd);
 		return;
 	}
-	close(fd); /* the child's copy is the last one */
+	c = stack; /* at the bottom of its stack, which grows down from the top */
+	*c = (struct closer_fds){fd, gate[0]};
+	if (clone(closer, (char *)stack + CLOSER_STACK, CLONE_VM, c) < 0) {
+		close(fd);
+		close(gate[0]);
+		close(gate[1]);
+		munmap(stack, CLOSER_STACK);
+		return;
+	}
+	close(fd);
+	close(gate[1]); /* EOF for the child: our copy is gone */
+	close(gate[0]);
 }
 
 /* One rtnetlink request (NEWADDR or NEWROUTE) with its attributes, and its acknowledgement. */
