@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "dnstcp.h"
 #include "slirp.h"
 #include "util.h"
 
@@ -24,6 +25,8 @@ struct allow {
 	const struct plan *p;
 	struct learned *learned;
 	size_t n, cap;
+	struct dns_streams *tcp; /* DNS over TCP, with hostname rules */
+	int64_t cut;		 /* see allow_cut() */
 };
 
 struct allow *allow_new(const struct plan *p)
@@ -31,6 +34,8 @@ struct allow *allow_new(const struct plan *p)
 	struct allow *a = xcalloc(1, sizeof(*a));
 
 	a->p = p;
+	a->tcp = dns_streams_new();
+	a->cut = -1;
 	return a;
 }
 
@@ -39,6 +44,7 @@ void allow_free(struct allow *a)
 	if (!a)
 		return;
 	free(a->learned);
+	dns_streams_free(a->tcp);
 	free(a);
 }
 
@@ -121,21 +127,29 @@ static bool is_dns(const struct frame *f)
 		      f->family == AF_INET ? 4 : 16) == 0;
 }
 
-/* The one question of a DNS query in f (UDP), lowercase without the final dot; false if none. */
-static bool dns_question(const struct frame *f, char *name, size_t len)
+/* The one question of a DNS message, lowercase without the final dot; false if none. */
+static bool dns_question(const uint8_t *m, size_t len, ns_msg *msg, char *name, size_t n)
 {
-	ns_msg msg;
 	ns_rr rr;
-	size_t n;
+	size_t l;
 
-	if (f->proto != IPPROTO_UDP || f->l4_len <= 8 ||
-	    ns_initparse(f->l4 + 8, (int)(f->l4_len - 8), &msg) < 0 ||
-	    ns_msg_count(msg, ns_s_qd) != 1 || ns_parserr(&msg, ns_s_qd, 0, &rr) < 0)
+	if (len == 0 || len > NS_MAXMSG || ns_initparse(m, (int)len, msg) < 0 ||
+	    ns_msg_count(*msg, ns_s_qd) != 1 || ns_parserr(msg, ns_s_qd, 0, &rr) < 0)
 		return false;
-	snprintf(name, len, "%s", ns_rr_name(rr));
-	n = strlen(name);
-	if (n && name[n - 1] == '.')
-		name[n - 1] = 0;
+	snprintf(name, n, "%s", ns_rr_name(rr));
+	l = strlen(name);
+	if (l && name[l - 1] == '.')
+		name[l - 1] = 0;
+	return true;
+}
+
+/* The DNS message a UDP frame carries. */
+static bool udp_message(const struct frame *f, const uint8_t **m, size_t *len)
+{
+	if (f->proto != IPPROTO_UDP || f->l4_len <= 8)
+		return false;
+	*m = f->l4 + 8;
+	*len = f->l4_len - 8;
 	return true;
 }
 
@@ -149,16 +163,30 @@ static bool host_listed(const struct plan *p, const char *name)
 
 /* With hostname rules, the sandbox may only ask the DNS about those names: otherwise the
  * host's resolvers would carry whatever it encodes into the names it asks about (DNS
- * tunnelling), allowlist or not. Over TCP the question is not read: refused. */
-static bool dns_allowed(const struct allow *a, const struct frame *f)
+ * tunnelling), allowlist or not. Over TCP every message of the stream is judged whole, before
+ * the segment that completes it goes on. */
+static bool question_ok(void *ctx, const uint8_t *m, size_t len)
 {
+	const struct allow *a = ctx;
 	char name[NS_MAXDNAME];
+	ns_msg msg;
 
-	return dns_question(f, name, sizeof(name)) && host_listed(a->p, name);
+	return dns_question(m, len, &msg, name, sizeof(name)) && host_listed(a->p, name);
+}
+
+static bool dns_allowed(struct allow *a, const struct frame *f)
+{
+	const uint8_t *m;
+	size_t len;
+
+	if (f->proto == IPPROTO_TCP)
+		return dns_streams_segment(a->tcp, f, true, question_ok, a, &a->cut);
+	return udp_message(f, &m, &len) && question_ok(a, m, len);
 }
 
 bool allow_frame(struct allow *a, const struct frame *f)
 {
+	a->cut = -1;
 	if (f->family != 0 && is_dns(f) && has_host_rules(a->p))
 		return dns_allowed(a, f);
 	if (f->family == 0 || virtual_only(f) || published_reply(a->p, f))
@@ -168,6 +196,14 @@ bool allow_frame(struct allow *a, const struct frame *f)
 	if (host_loopback(f) && !a->p->allow_host_loopback)
 		return false;
 	return a->p->n_allow == 0 || listed(a, f);
+}
+
+bool allow_cut(const struct allow *a, uint32_t *seq)
+{
+	if (a->cut < 0)
+		return false;
+	*seq = (uint32_t)a->cut;
+	return true;
 }
 
 static void learn(struct allow *a, int family, const uint8_t *addr, uint16_t port)
@@ -187,15 +223,16 @@ static void learn(struct allow *a, int family, const uint8_t *addr, uint16_t por
 	a->learned[a->n++] = l;
 }
 
-void allow_snoop_dns(struct allow *a, const struct frame *f)
+/* One DNS answer: learn its addresses when its question is a hostname rule's name. */
+static bool snoop_message(void *ctx, const uint8_t *m, size_t len)
 {
+	struct allow *a = ctx;
+	char name[NS_MAXDNAME];
 	ns_msg msg;
 	ns_rr rr;
-	char name[NS_MAXDNAME];
 
-	if (a->p->n_allow == 0 || !dns_question(f, name, sizeof(name)))
-		return;
-	ns_initparse(f->l4 + 8, (int)(f->l4_len - 8), &msg);
+	if (!dns_question(m, len, &msg, name, sizeof(name)))
+		return true;
 	for (size_t i = 0; i < a->p->n_allow; i++) {
 		const struct allow_rule *r = &a->p->allow[i];
 
@@ -211,4 +248,18 @@ void allow_snoop_dns(struct allow *a, const struct frame *f)
 				learn(a, AF_INET6, ns_rr_rdata(rr), r->port);
 		}
 	}
+	return true;
+}
+
+void allow_snoop_dns(struct allow *a, const struct frame *f)
+{
+	const uint8_t *m;
+	size_t len;
+
+	if (!has_host_rules(a->p))
+		return;
+	if (f->proto == IPPROTO_TCP)
+		dns_streams_segment(a->tcp, f, false, snoop_message, a, NULL);
+	else if (udp_message(f, &m, &len))
+		snoop_message(a, m, len);
 }

@@ -143,11 +143,15 @@ void frame_set_dst(struct frame *f, const uint8_t *addr, uint16_t port)
 	put16(f->l4 + 2, port);
 }
 
-/* Ethernet and IP headers of an answer to f (addresses swapped); returns the L4 offset. */
-static size_t answer_headers(const struct frame *f, uint8_t *out, uint8_t proto, size_t l4_len)
+/* Ethernet and IP headers of an answer to f (addresses swapped), or of one more packet like f
+ * (onward); returns the L4 offset. */
+static size_t headers(const struct frame *f, bool onward, uint8_t *out, uint8_t proto,
+		      size_t l4_len)
 {
-	memcpy(out, f->eth + 6, 6);
-	memcpy(out + 6, f->eth, 6);
+	const uint8_t *src = onward ? f->src : f->dst, *dst = onward ? f->dst : f->src;
+
+	memcpy(out, f->eth + (onward ? 0 : 6), 6);
+	memcpy(out + 6, f->eth + (onward ? 6 : 0), 6);
 	memcpy(out + 12, f->eth + 12, 2);
 	out += ETH_HDR;
 	if (f->family == AF_INET) {
@@ -156,8 +160,8 @@ static size_t answer_headers(const struct frame *f, uint8_t *out, uint8_t proto,
 		put16(out + 2, (uint16_t)(20 + l4_len));
 		out[8] = 64;
 		out[9] = proto;
-		memcpy(out + 12, f->dst, 4);
-		memcpy(out + 16, f->src, 4);
+		memcpy(out + 12, src, 4);
+		memcpy(out + 16, dst, 4);
 		put16(out + 10, fold(sum(0, out, 20)));
 		return ETH_HDR + 20;
 	}
@@ -166,8 +170,8 @@ static size_t answer_headers(const struct frame *f, uint8_t *out, uint8_t proto,
 	put16(out + 4, (uint16_t)l4_len);
 	out[6] = proto;
 	out[7] = 64;
-	memcpy(out + 8, f->dst, 16);
-	memcpy(out + 24, f->src, 16);
+	memcpy(out + 8, src, 16);
+	memcpy(out + 24, dst, 16);
 	return ETH_HDR + 40;
 }
 
@@ -175,7 +179,7 @@ static size_t tcp_reset(const struct frame *f, uint8_t *out)
 {
 	const uint8_t *t = f->l4;
 	size_t thl = (size_t)(t[12] >> 4) * 4;
-	size_t off = answer_headers(f, out, IPPROTO_TCP, 20);
+	size_t off = headers(f, false, out, IPPROTO_TCP, 20);
 	uint8_t *r = out + off;
 	uint32_t seq = (uint32_t)get16(t + 4) << 16 | get16(t + 6);
 	uint32_t ack = (uint32_t)get16(t + 8) << 16 | get16(t + 10);
@@ -216,7 +220,7 @@ static size_t icmp_prohibited(const struct frame *f, uint8_t *out, size_t cap)
 	n = 8 + quote;
 	if (ETH_HDR + 40 + n > cap)
 		return 0;
-	off = answer_headers(f, out, v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6, n);
+	off = headers(f, false, out, v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6, n);
 	m = out + off;
 	memset(m, 0, 8);
 	m[0] = v4 ? ICMP_DEST_UNREACH : ICMP6_DST_UNREACH;
@@ -238,4 +242,21 @@ size_t frame_refusal(const struct frame *f, uint8_t *out, size_t cap)
 	if (f->proto == IPPROTO_TCP)
 		return tcp_reset(f, out);
 	return icmp_prohibited(f, out, cap);
+}
+
+size_t frame_reset_onward(const struct frame *f, uint32_t seq, uint8_t *out)
+{
+	size_t off = headers(f, true, out, IPPROTO_TCP, 20);
+	uint8_t *r = out + off;
+
+	memset(r, 0, 20);
+	put16(r, f->sport);
+	put16(r + 2, f->dport);
+	put16(r + 4, (uint16_t)(seq >> 16));
+	put16(r + 6, (uint16_t)seq);
+	memcpy(r + 8, f->l4 + 8, 4); /* f's acknowledgement */
+	r[12] = 5 << 4;
+	r[13] = TH_RST | TH_ACK;
+	put16(r + 16, l4_checksum(f->family, f->src, f->dst, IPPROTO_TCP, r, 20));
+	return off + 20;
 }

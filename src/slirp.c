@@ -27,9 +27,9 @@ struct timer {
 	int64_t expire_ms; /* -1: not armed */
 };
 
-/* --dns: queries to 10.0.2.3:53 are redirected to the upstream, and its answers made to look
- * like they came from 10.0.2.3 again. The sandbox's source ports of recent queries tell the
- * answers apart from other traffic with the upstream. */
+/* --dns: queries to 10.0.2.3:53 (UDP, and TCP connections) are redirected to the upstream, and
+ * its answers made to look like they came from 10.0.2.3 again. The sandbox's protocol and source
+ * ports of recent queries tell the answers apart from other traffic with the upstream. */
 #define DNS_PORTS 64
 
 struct netstack {
@@ -42,7 +42,7 @@ struct netstack {
 	int tap_index;
 	uint8_t dns_seen[16]; /* the upstream as libslirp's side sees it (127.0.0.1: 10.0.2.2) */
 	uint16_t dns_port;
-	uint16_t dns_ports[DNS_PORTS];
+	uint32_t dns_ports[DNS_PORTS]; /* protocol << 16 | the sandbox's port */
 	unsigned dns_next;
 	/* one frame read from the tap, after its virtio-net header */
 	uint8_t frame[sizeof(struct virtio_net_hdr) + SLIRP_MTU + 64];
@@ -106,9 +106,14 @@ static void cb_notify(void *opaque)
 	/* One thread: the loop runs libslirp again right after this. */
 }
 
+static bool udp_or_tcp(const struct frame *f)
+{
+	return f->proto == IPPROTO_UDP || f->proto == IPPROTO_TCP;
+}
+
 static bool is_dns_answer(struct netstack *ns, const struct frame *f)
 {
-	if (f->proto != IPPROTO_UDP || f->sport != 53)
+	if (!udp_or_tcp(f) || f->sport != 53)
 		return false;
 	return memcmp(f->src, f->family == AF_INET ? SLIRP_DNS4 : SLIRP_DNS6,
 		      f->family == AF_INET ? 4 : 16) == 0;
@@ -119,11 +124,11 @@ static void unredirect_dns(struct netstack *ns, struct frame *f)
 {
 	size_t alen = f->family == AF_INET ? 4 : 16;
 
-	if (!ns->dns_port || f->proto != IPPROTO_UDP || f->family != ns->p->dns.ss_family ||
+	if (!ns->dns_port || !udp_or_tcp(f) || f->family != ns->p->dns.ss_family ||
 	    f->sport != ns->dns_port || memcmp(f->src, ns->dns_seen, alen) != 0)
 		return;
 	for (unsigned i = 0; i < DNS_PORTS; i++)
-		if (ns->dns_ports[i] == f->dport) {
+		if (ns->dns_ports[i] == ((uint32_t)f->proto << 16 | f->dport)) {
 			frame_set_src(f, f->family == AF_INET ? SLIRP_DNS4 : SLIRP_DNS6, 53);
 			frame_fix_checksums(f);
 			return;
@@ -153,8 +158,9 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 	if (len > sizeof(ns->out))
 		return (ssize_t)len;
 	if ((ns->dns_port || ns->p->n_allow) && frame_parse(&f, (uint8_t *)buf, len) &&
-	    f.proto == IPPROTO_UDP) {
-		/* only UDP is changed or read here: copy just those frames */
+	    (f.proto == IPPROTO_UDP ||
+	     (f.proto == IPPROTO_TCP && (f.sport == 53 || f.sport == ns->dns_port)))) {
+		/* only DNS is changed or read here: copy just those frames */
 		memcpy(ns->out, buf, len);
 		frame_parse(&f, ns->out, len);
 		unredirect_dns(ns, &f);
@@ -305,17 +311,43 @@ void netstack_fill(struct netstack *ns, struct pollset *ps, int *timeout_ms)
 	*timeout_ms = t == UINT32_MAX ? -1 : (int)t;
 }
 
+static void remember_port(struct netstack *ns, uint32_t key)
+{
+	/* a TCP connection sends many segments: its port takes one place */
+	for (unsigned i = 0; i < DNS_PORTS; i++)
+		if (ns->dns_ports[i] == key)
+			return;
+	ns->dns_ports[ns->dns_next++ % DNS_PORTS] = key;
+}
+
 /* --dns: a query to 10.0.2.3:53 (or fd00::3) goes to the upstream instead. */
 static void redirect_dns(struct netstack *ns, struct frame *f)
 {
-	if (!ns->dns_port || f->proto != IPPROTO_UDP || f->dport != 53 ||
+	if (!ns->dns_port || !udp_or_tcp(f) || f->dport != 53 ||
 	    f->family != ns->p->dns.ss_family ||
 	    memcmp(f->dst, f->family == AF_INET ? SLIRP_DNS4 : SLIRP_DNS6,
 		   f->family == AF_INET ? 4 : 16) != 0)
 		return;
-	ns->dns_ports[ns->dns_next++ % DNS_PORTS] = f->sport;
+	remember_port(ns, (uint32_t)f->proto << 16 | f->sport);
 	frame_set_dst(f, ns->dns_seen, ns->dns_port);
 	frame_fix_checksums(f);
+}
+
+/* A DNS stream refused in mid-message: libslirp's side of it is reset too, so the part of the
+ * message that went ahead is dropped with its connection and never reaches a resolver whole. */
+static void cut_stream(struct netstack *ns, const struct frame *f)
+{
+	struct frame r;
+	uint32_t seq;
+	size_t n;
+
+	if (!allow_cut(ns->allow, &seq))
+		return;
+	n = frame_reset_onward(f, seq, ns->out);
+	if (!frame_parse(&r, ns->out, n))
+		return;
+	redirect_dns(ns, &r);
+	slirp_input(ns->slirp, ns->out, (int)n);
 }
 
 /* the sandbox -> libslirp, through the egress policy */
@@ -331,6 +363,7 @@ static void input_frame(struct netstack *ns, uint8_t *buf, size_t len)
 		if (n && tap_send(ns, ns->out, n) < 0) {
 			/* a full queue: the sandbox retries, and is refused again */
 		}
+		cut_stream(ns, &f);
 		return;
 	}
 	redirect_dns(ns, &f);
@@ -340,23 +373,35 @@ static void input_frame(struct netstack *ns, uint8_t *buf, size_t len)
 /* At most this many frames per wakeup, so libslirp's sockets get their turn. */
 #define TAP_BATCH 256
 
+/* Frames from the tap into libslirp until none is left (or TAP_BATCH); how many. */
+static int drain_tap(struct netstack *ns)
+{
+	const size_t hl = sizeof(struct virtio_net_hdr);
+	int i;
+
+	for (i = 0; i < TAP_BATCH; i++) {
+		ssize_t n = read(ns->tap, ns->frame, sizeof(ns->frame));
+
+		/* no offloads are enabled, so the header has nothing to say */
+		if (n <= (ssize_t)hl)
+			break;
+		input_frame(ns, ns->frame + hl, (size_t)n - hl);
+	}
+	return i;
+}
+
 void netstack_dispatch(struct netstack *ns, const struct pollset *ps, int poll_failed)
 {
 	int64_t now;
 
 	ns->ps = (struct pollset *)ps;
-	if (pollset_revents(ps, ns->tap_index) & POLLIN) {
-		for (int i = 0; i < TAP_BATCH; i++) {
-			const size_t hl = sizeof(struct virtio_net_hdr);
-			ssize_t n = read(ns->tap, ns->frame, sizeof(ns->frame));
-
-			/* no offloads are enabled, so the header has nothing to say */
-			if (n <= (ssize_t)hl)
-				break;
-			input_frame(ns, ns->frame + hl, (size_t)n - hl);
-		}
-	}
+	if (pollset_revents(ps, ns->tap_index) & POLLIN)
+		drain_tap(ns);
 	slirp_pollfds_poll(ns->slirp, poll_failed, get_revents, ns);
+	/* What libslirp just sent (a segment from a host socket) was handled by the sandbox's
+	 * kernel in our write, and its acknowledgement is already waiting on the tap: read it
+	 * now, and libslirp sends the next segment, without a round through poll(). */
+	drain_tap(ns);
 	now = now_ns() / 1000000;
 	for (struct timer *t = ns->timers; t; t = t->next)
 		if (t->expire_ms >= 0 && t->expire_ms <= now) {

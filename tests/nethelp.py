@@ -6,6 +6,7 @@ so nothing outlives a test. Nothing here talks to any address outside
 import socket
 import struct
 import threading
+import time
 
 
 class TcpServer:
@@ -71,15 +72,34 @@ def dns_answer(query, records):
 
 
 class DnsServer:
-    """A UDP DNS server on 127.0.0.1 that knows RECORDS; counts queries."""
+    """A DNS server on 127.0.0.1 that knows RECORDS; keeps the queries it got.
+    With tcp=True it also answers over TCP on the same port (RFC 7766: a 2-byte
+    length before each message, several per connection), and each TCP answer
+    is sent in three pieces with pauses between them, so that it reaches the
+    sandbox split across segments (the length alone, then the message in two)."""
 
-    def __init__(self, records):
+    def __init__(self, records, tcp=False):
         self.records = records
         self.queries = []
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
+        self.tcp_queries = []
+        for _ in range(20):
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.sock.bind(("127.0.0.1", 0))
+            self.port = self.sock.getsockname()[1]
+            if not tcp:
+                break
+            self.tsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                self.tsock.bind(("127.0.0.1", self.port))
+                break
+            except OSError:  # that port is taken for TCP: try another
+                self.tsock.close()
+                self.sock.close()
         threading.Thread(target=self._serve, daemon=True).start()
+        if tcp:
+            self.tsock.listen(8)
+            threading.Thread(target=self._accept, daemon=True).start()
+        self.tcp = tcp
 
     def _serve(self):
         while True:
@@ -93,8 +113,42 @@ class DnsServer:
             except (IndexError, struct.error, OSError, UnicodeDecodeError):
                 pass
 
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.tsock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve_tcp, args=(c,), daemon=True).start()
+
+    @staticmethod
+    def _read(c, n):
+        data = b""
+        while len(data) < n:
+            chunk = c.recv(n - len(data))
+            if not chunk:
+                raise EOFError
+            data += chunk
+        return data
+
+    def _serve_tcp(self, c):
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with c:
+            try:
+                while True:
+                    q = self._read(c, struct.unpack("!H", self._read(c, 2))[0])
+                    self.tcp_queries.append(q)
+                    a = dns_answer(q, self.records)
+                    for piece in (struct.pack("!H", len(a)), a[:20], a[20:]):
+                        c.sendall(piece)
+                        time.sleep(0.05)
+            except (EOFError, IndexError, struct.error, OSError, UnicodeDecodeError):
+                pass
+
     def close(self):
         self.sock.close()
+        if self.tcp:
+            self.tsock.close()
 
 
 def listening(port, host="127.0.0.1"):

@@ -111,6 +111,101 @@ def test_dns_limited_to_listed_names(sh):
         dns.close()
 
 
+def test_hostname_rule_learns_from_dns_over_tcp(sh, servers):
+    # glibc's resolver with use-vc asks over TCP (A and AAAA on one connection),
+    # and every answer comes back split across three segments
+    a, _ = servers
+    dns = DnsServer({"mirror.hutch.test": "10.0.2.2"}, tcp=True)
+    client = "python3 -c " + shlex.quote(
+        "import socket\n"
+        "try: print(socket.create_connection(('10.0.2.2', %d), 5).recv(99).decode().strip())\n"
+        "except OSError: print('refused')" % a.port)
+    try:
+        opts = base(f"mirror.hutch.test:{a.port}") + ["--dns", f"127.0.0.1:{dns.port}"]
+        r = sh(f"{client}; RES_OPTIONS=use-vc getent hosts mirror.hutch.test; {client}", *opts)
+        lines = r.stdout.splitlines()
+        assert lines[0] == "refused", r.stdout + r.stderr
+        assert lines[1].split()[0] == "10.0.2.2", r.stdout + r.stderr
+        assert lines[2] == "allowed", r.stdout + r.stderr
+        assert dns.tcp_queries and not dns.queries, "the lookup must have gone over TCP"
+    finally:
+        dns.close()
+
+
+# A client of DNS over TCP that sends each query in three segments (the length
+# alone, then the message in two), two queries on one connection.
+TCP_DNS_CLIENT = """
+import socket, struct, sys, time
+def query(name, qid):
+    q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\\0"
+    return q + struct.pack("!HH", 1, 1)
+def read(s, n):
+    d = b""
+    while len(d) < n:
+        c = s.recv(n - len(d))
+        if not c:
+            raise EOFError
+        d += c
+    return d
+s = socket.create_connection(("10.0.2.3", 53), 5)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+for i, name in enumerate(sys.argv[1:]):
+    q = query(name, i + 1)
+    try:
+        for piece in (struct.pack("!H", len(q)), q[:7], q[7:]):
+            s.sendall(piece)
+            time.sleep(0.05)
+        a = read(s, struct.unpack("!H", read(s, 2))[0])
+        print(name, socket.inet_ntoa(a[-4:]))
+    except (OSError, EOFError) as e:
+        print(name, "refused", type(e).__name__)
+        break
+"""
+
+
+def test_dns_over_tcp_limited_to_listed_names(sandbox):
+    # the first question (listed) is answered; the second (not listed) resets
+    # the connection before the segment that completes it goes on, so the
+    # server never receives it whole
+    dns = DnsServer({"mirror.hutch.test": "10.0.2.2", "other.hutch.test": "10.0.2.2"},
+                    tcp=True)
+    try:
+        opts = ["--net", "slirp", "--allow-net", "mirror.hutch.test:443",
+                "--dns", f"127.0.0.1:{dns.port}"]
+        r = sandbox("python3", "-c", TCP_DNS_CLIENT, "mirror.hutch.test", "other.hutch.test",
+                    opts=opts)
+        lines = r.stdout.splitlines()
+        assert lines[0] == "mirror.hutch.test 10.0.2.2", r.stdout + r.stderr
+        assert lines[1].startswith("other.hutch.test refused"), r.stdout + r.stderr
+        assert len(dns.tcp_queries) == 1 and b"\x06mirror" in dns.tcp_queries[0]
+    finally:
+        dns.close()
+
+
+def test_dns_over_tcp_empty_message_refused(sandbox):
+    # a zero-length message, with a question behind it in the same segment: no
+    # question about a listed name, so the connection is reset (and the
+    # monitor does not spin on the empty message)
+    dns = DnsServer({"mirror.hutch.test": "10.0.2.2"}, tcp=True)
+    client = (
+        "import socket, struct\n"
+        "q = struct.pack('!HHHHHH', 1, 0x0100, 1, 0, 0, 0)"
+        " + b'\\6mirror\\5hutch\\4test\\0' + struct.pack('!HH', 1, 1)\n"
+        "s = socket.create_connection(('10.0.2.3', 53), 5)\n"
+        "s.sendall(b'\\0\\0' + struct.pack('!H', len(q)) + q)\n"
+        "try: print('got', s.recv(10))\n"
+        "except OSError as e: print('refused', type(e).__name__)\n")
+    try:
+        r = sandbox("python3", "-c", client, timeout=20,
+                    opts=["--net", "slirp", "--allow-net", "mirror.hutch.test:443",
+                          "--dns", f"127.0.0.1:{dns.port}"])
+        assert r.stdout.startswith("refused ConnectionResetError"), r.stdout + r.stderr
+        assert not dns.tcp_queries
+    finally:
+        dns.close()
+
+
 @pytest.mark.parametrize("rule,why", [
     ("exa mple.com:99999", "port out of range"),
     ("example.com:0", "port out of range"),
