@@ -187,6 +187,9 @@ __attribute__((noreturn)) static void init_main(struct sandbox *sb)
 	cgroup_close_fds(&sb->cg);
 	if (sb->ids.keeper_netns >= 0)
 		close(sb->ids.keeper_netns);
+	/* the monitor's to close at READY: a copy here would keep the keeper from hearing it */
+	if (sb->ids.keeper_conn >= 0)
+		close(sb->ids.keeper_conn);
 	if (sb->tap >= 0)
 		close(sb->tap); /* the monitor's (made by clone_in_netns's helper) */
 	/* If the monitor dies, even by SIGKILL, the init dies, and with it the whole pid
