@@ -122,13 +122,24 @@ static int spare_maker_start(void)
 
 /* The spare network namespace and its maker (see spare_maker). */
 #define KEEPER_CLIENTS 8
+/* Two ready: one start whose maker was held up (both CPUs busy) must not leave the next start
+ * without one (it would wait about a millisecond for the keeper to make one on the spot). */
+#define KEEPER_SPARES 2
 
 struct spares {
-	int fd;			    /* ready to hand out, or -1 */
+	int fd[KEEPER_SPARES];	    /* ready to hand out, or -1 */
 	int maker;		    /* socket to the maker, or -1 when it failed */
 	bool pending;		    /* the maker is making one */
 	int client[KEEPER_CLIENTS]; /* served, still starting their sandbox, or -1 */
 };
+
+static int *free_slot(struct spares *s)
+{
+	for (int i = 0; i < KEEPER_SPARES; i++)
+		if (s->fd[i] < 0)
+			return &s->fd[i];
+	return NULL;
+}
 
 /* Ask for the next spare once no client is starting a sandbox any more: making one takes about
  * a millisecond of CPU, which the starts need more (2 CPUs here). */
@@ -137,7 +148,7 @@ static void spare_request(struct spares *s)
 	for (int i = 0; i < KEEPER_CLIENTS; i++)
 		if (s->client[i] >= 0)
 			return;
-	if (s->fd < 0 && s->maker >= 0 && !s->pending)
+	if (free_slot(s) && s->maker >= 0 && !s->pending)
 		s->pending = write(s->maker, "n", 1) == 1;
 }
 
@@ -155,39 +166,38 @@ static void client_starting(struct spares *s, int client)
 static void spare_delivered(struct spares *s)
 {
 	struct msg m;
-	int fd = -1;
+	int fd = -1, *slot = free_slot(s);
 
 	s->pending = false;
 	if (channel_recv_fds(s->maker, &m, &fd, 1) != 0 || fd < 0) {
 		close(s->maker); /* it failed: the keeper makes them itself */
 		s->maker = -1;
-	} else if (s->fd >= 0) {
-		close(fd);
+	} else if (slot) {
+		*slot = fd;
 	} else {
-		s->fd = fd;
+		close(fd);
 	}
 }
 
 /* One client of the same user: hand it the namespace and a spare network namespace. */
 static void serve(int client, int nsfd, struct spares *s)
 {
-	int fds[2];
+	int fds[2] = {nsfd, -1};
 
 	if (!peer_is(client, getuid())) {
 		close(client);
 		return;
 	}
+	for (int i = KEEPER_SPARES - 1; i >= 0 && fds[1] < 0; i--)
+		fds[1] = take_fd(&s->fd[i]);
 	/* The maker has not caught up (clients in quick succession, a busy host): make one
 	 * here, as a client would otherwise make its own in the sandbox's user namespace. */
-	if (s->fd < 0)
-		s->fd = spare_netns();
-	fds[0] = nsfd;
-	fds[1] = s->fd;
-	channel_send_fds(client, MSG_READY, NULL, fds, s->fd >= 0 ? 2 : 1);
+	if (fds[1] < 0)
+		fds[1] = spare_netns();
+	channel_send_fds(client, MSG_READY, NULL, fds, fds[1] >= 0 ? 2 : 1);
 	/* handed out (or not taken): never give the same one twice */
-	if (s->fd >= 0)
-		close(s->fd);
-	s->fd = -1;
+	if (fds[1] >= 0)
+		close(fds[1]);
 	client_starting(s, client);
 }
 
@@ -197,7 +207,7 @@ __attribute__((noreturn)) static void keeper_serve(int go_fd)
 	struct sockaddr_un sa;
 	socklen_t len;
 	sigset_t none;
-	struct spares spare = {-1, -1, false, {-1, -1, -1, -1, -1, -1, -1, -1}};
+	struct spares spare = {{-1, -1}, -1, false, {-1, -1, -1, -1, -1, -1, -1, -1}};
 	int nsfd, lsock;
 	char c;
 
