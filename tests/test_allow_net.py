@@ -71,13 +71,18 @@ def test_udp_gets_icmp_unreachable(sandbox):
     assert float(out["TIME"]) < 2
 
 
+def connect_client(port):
+    """A shell command that prints what 10.0.2.2:PORT says, or 'refused'."""
+    return "python3 -c " + shlex.quote(
+        "import socket\n"
+        "try: print(socket.create_connection(('10.0.2.2', %d), 5).recv(99).decode().strip())\n"
+        "except OSError: print('refused')" % port)
+
+
 def test_hostname_rule_needs_a_lookup(sh, servers):
     a, _ = servers
     dns = DnsServer({"mirror.hutch.test": "10.0.2.2", "other.hutch.test": "10.0.2.2"})
-    client = "python3 -c " + shlex.quote(
-        "import socket\n"
-        "try: print(socket.create_connection(('10.0.2.2', %d), 5).recv(99).decode().strip())\n"
-        "except OSError: print('refused')" % a.port)
+    client = connect_client(a.port)
     try:
         opts = base(f"mirror.hutch.test:{a.port}") + ["--dns", f"127.0.0.1:{dns.port}"]
         # before any lookup the address is not allowed; after resolving a
@@ -116,10 +121,7 @@ def test_hostname_rule_learns_from_dns_over_tcp(sh, servers):
     # and every answer comes back split across three segments
     a, _ = servers
     dns = DnsServer({"mirror.hutch.test": "10.0.2.2"}, tcp=True)
-    client = "python3 -c " + shlex.quote(
-        "import socket\n"
-        "try: print(socket.create_connection(('10.0.2.2', %d), 5).recv(99).decode().strip())\n"
-        "except OSError: print('refused')" % a.port)
+    client = connect_client(a.port)
     try:
         opts = base(f"mirror.hutch.test:{a.port}") + ["--dns", f"127.0.0.1:{dns.port}"]
         r = sh(f"{client}; RES_OPTIONS=use-vc getent hosts mirror.hutch.test; {client}", *opts)
