@@ -80,7 +80,7 @@ static int spare_netns(void)
  * `perf sched timehist`: the client, woken, waited for the keeper to block). SCHED_IDLE runs the
  * maker only on a CPU with nothing else to do, and any woken task preempts it at once. The
  * keeper keeps normal priority, so it still answers quickly on a busy host; a client that
- * comes before the maker is done gets no spare and makes its own namespace.
+ * comes when no spare is ready gets one the keeper makes on the spot (see serve).
  */
 __attribute__((noreturn)) static void spare_maker(int sock)
 {
@@ -120,7 +120,8 @@ static int spare_maker_start(void)
 	return sv[0];
 }
 
-/* The spare network namespace and its maker (see spare_maker). */
+/* The spare network namespaces, their maker (see spare_maker), and the clients whose start
+ * they wait for. */
 #define KEEPER_CLIENTS 8
 /* Two ready: one start whose maker was held up (both CPUs busy) must not leave the next start
  * without one (it would wait about a millisecond for the keeper to make one on the spot). */

@@ -1,9 +1,9 @@
 #include "user.h"
 
 #include <dlfcn.h>
-#include <grp.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <pwd.h>
 #include <shadow/subid.h>
