@@ -119,15 +119,6 @@ static int start_command(const struct sandbox *sb, int tap, int master, pid_t *p
 {
 	int fds[2], n = 0, gate[2];
 
-	/* the tap first: the monitor knows whether to expect one */
-	if (tap >= 0)
-		fds[n++] = tap;
-	if (master >= 0)
-		fds[n++] = master;
-	if (channel_send_fds(sb->sock[1], MSG_READY, NULL, fds, (size_t)n) < 0)
-		return herr_set(e, errno, "cannot reach the monitor");
-	if (tap >= 0)
-		close(tap);
 	/* The command waits at this gate until the init has locked itself down (init.c). */
 	if (pipe2(gate, O_CLOEXEC) < 0)
 		return herr_set(e, errno, "pipe");
@@ -140,6 +131,16 @@ static int start_command(const struct sandbox *sb, int tap, int master, pid_t *p
 	}
 	close(gate[0]);
 	*ready = gate[1];
+	/* READY once the command exists: OCI's create and its hooks look for it (issue 8). The
+	 * tap first: the monitor knows whether to expect one. */
+	if (tap >= 0)
+		fds[n++] = tap;
+	if (master >= 0)
+		fds[n++] = master;
+	if (channel_send_fds(sb->sock[1], MSG_READY, NULL, fds, (size_t)n) < 0)
+		return herr_set(e, errno, "cannot reach the monitor");
+	if (tap >= 0)
+		close(tap);
 	if (master >= 0)
 		close(master);
 	return 0;
@@ -251,8 +252,8 @@ struct born {
 	long pid;
 	int pidfd;
 	int err;
-	int tap;	     /* --net slirp: tap0, in the shared fd table */
-	struct herr tap_err; /* why the helper failed (err -1): netns, OCI steps, tap0 */
+	int tap;	 /* --net slirp: tap0, in the shared fd table */
+	struct herr why; /* why the helper failed (err -1): netns, OCI steps, tap0 */
 };
 
 /* The helper (see clone_in_netns): it shares the monitor's fd table, and the monitor sleeps
@@ -272,18 +273,18 @@ static int netns_helper(void *arg)
 		args.cgroup = (uint64_t)cgfd;
 	}
 	if (setns(sb->ids.keeper_netns, CLONE_NEWNET) < 0) {
-		herr_set(&b->tap_err, errno, "cannot enter the network namespace %s",
+		herr_set(&b->why, errno, "cannot enter the network namespace %s",
 			 sb->plan->oci_netns ? sb->plan->oci_netns : "of the keeper");
 		b->err = -1;
 		return 0;
 	}
-	if (oci_sysctl_net(sb->plan, &sb->ids, &b->tap_err) < 0 || /* OCI (issue 8) */
-	    oci_join_namespaces(sb->plan, &b->tap_err) < 0) {
+	if (oci_sysctl_net(sb->plan, &sb->ids, &b->why) < 0 || /* OCI (issue 8) */
+	    oci_join_namespaces(sb->plan, &b->why) < 0) {
 		b->err = -1;
 		return 0;
 	}
 	if (sb->plan->slirp &&
-	    ((b->tap = tap_open(&b->tap_err)) < 0 || tap_setup(b->tap, &b->tap_err) < 0)) {
+	    ((b->tap = tap_open(&b->why)) < 0 || tap_setup(b->tap, &b->why) < 0)) {
 		b->err = -1;
 		return 0;
 	}
@@ -342,7 +343,7 @@ static long clone_in_netns(struct sandbox *sb, unsigned long long flags, struct 
 	sb->pidfd = b->pidfd;
 	pid = b->err == -1 ? -1 : b->pid;
 	if (b->err == -1)
-		*e = b->tap_err;
+		*e = b->why;
 	else if (pid < 0)
 		user_explain_clone_failure(b->err, e);
 	munmap(b, sizeof(*b));
