@@ -1,21 +1,40 @@
 #include "caps.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
 
-int caps_drop(uint64_t keep, struct herr *e)
+/* Dropping the bounding set is what keeps a setuid-root binary, or --uid 0's execve, from
+ * regaining anything. Capabilities above 63 (none yet) are always dropped. */
+static int drop_bounding(uint64_t keep, uint64_t which, struct herr *e)
+{
+	cap_value_t last = (cap_value_t)cap_max_bits();
+
+	for (cap_value_t cap = 0; cap < last; cap++) {
+		bool in = cap >= 64 || (which >> cap) & 1, kept = cap < 64 && (keep >> cap) & 1;
+
+		if (in && !kept && cap_drop_bound(cap) < 0 && errno != EINVAL)
+			return herr_set(e, errno, "cannot drop capability %d from the bounding set",
+					cap);
+	}
+	return 0;
+}
+
+int caps_drop_bounding(uint64_t keep, struct herr *e)
+{
+	return drop_bounding(keep, ~0ULL, e);
+}
+
+int caps_drop(uint64_t keep, uint64_t bounding, struct herr *e)
 {
 	cap_value_t last = (cap_value_t)cap_max_bits();
 	cap_t c;
 	int r;
 
-	/* The bounding set first: it needs CAP_SETPCAP, which goes away with the rest. Dropping it
-	 * is what keeps a setuid-root binary, or --uid 0's execve, from regaining anything. */
-	for (cap_value_t cap = 0; cap < last; cap++)
-		if (!(cap < 64 && (keep >> cap) & 1) && cap_drop_bound(cap) < 0 && errno != EINVAL)
-			return herr_set(e, errno, "cannot drop capability %d from the bounding set",
-					cap);
+	/* The bounding set first: it needs CAP_SETPCAP, which goes away with the rest. */
+	if (drop_bounding(keep, bounding, e) < 0)
+		return -1;
 	/* One call: libcap's cap_reset_ambient asks about each capability first (~40 calls). */
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return herr_set(e, errno, "cannot clear the ambient capabilities");

@@ -10,6 +10,7 @@ enum msg_type {
 	MSG_GO = 1, /* monitor -> init: the id maps are written */
 	MSG_READY,  /* init -> monitor: the sandbox is built (may carry the pty master) */
 	MSG_ERROR,  /* init -> monitor: setup failed; text says why */
+	MSG_EXIT,   /* init -> monitor: the command exited (exit_code), nothing else runs */
 };
 
 struct msg {

@@ -49,11 +49,12 @@ static int prepare(const struct sandbox *sb, int master, struct herr *e)
 	if (terminal_attach(&sb->tty, master, e) < 0 || keep_fds(sb->plan, e) < 0 ||
 	    enter_workdir(sb, e) < 0)
 		return -1;
-	init_reset_signals();
+	init_command_signals();
 	if (user_set_groups(sb->plan, e) < 0 || /* OCI additionalGids (issue 8) */
 	    image_become_user(sb->plan, e) < 0) /* the image's User (issue 7) */
 		return -1;
-	if (caps_drop(sb->plan->caps_keep, e) < 0) /* capabilities, no_new_privs */
+	/* capabilities, no_new_privs; the init dropped the rest of the bounding set (sandbox.c) */
+	if (caps_drop(sb->plan->caps_keep, CAPS_BOUNDING_LATE, e) < 0)
 		return -1;
 	hutch_say(sb->plan->verbose, "command: %s capabilities, no_new_privs, exec %s",
 		  sb->plan->caps_keep ? "kept only --cap-add" : "no", sb->plan->argv[0]);

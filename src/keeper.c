@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -127,12 +128,25 @@ static int spare_maker_start(void)
  * without one (it would wait about a millisecond for the keeper to make one on the spot). */
 #define KEEPER_SPARES 2
 
+/* How long a served client may hold the next spare back: a sandbox that runs longer than this
+ * lets the maker work beside it (its command, not its start, shares the CPUs then). */
+#define KEEPER_CLIENT_WAIT_MS 50
+
 struct spares {
-	int fd[KEEPER_SPARES];	    /* ready to hand out, or -1 */
-	int maker;		    /* socket to the maker, or -1 when it failed */
-	bool pending;		    /* the maker is making one */
-	int client[KEEPER_CLIENTS]; /* served, still starting their sandbox, or -1 */
+	int fd[KEEPER_SPARES];		  /* ready to hand out, or -1 */
+	int maker;			  /* socket to the maker, or -1 when it failed */
+	bool pending;			  /* the maker is making one */
+	int client[KEEPER_CLIENTS];	  /* served, its sandbox still running, or -1 */
+	long long until[KEEPER_CLIENTS]; /* when we stop waiting for that client (ms) */
 };
+
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 static int *free_slot(struct spares *s)
 {
@@ -142,8 +156,12 @@ static int *free_slot(struct spares *s)
 	return NULL;
 }
 
-/* Ask for the next spare once no client is starting a sandbox any more: making one takes about
- * a millisecond of CPU, which the starts need more (2 CPUs here). */
+/* Ask for the next spare once no client's sandbox is running any more (or each has run for
+ * KEEPER_CLIENT_WAIT_MS): making one takes about a millisecond of CPU inside the kernel, where
+ * this kernel (PREEMPT_NONE) does not preempt even a SCHED_IDLE task for a woken one. Asked for
+ * at READY, it ran while the command set itself up and delayed it by up to that millisecond
+ * (seen in ftrace: the command runnable, the maker on its CPU); asked for when a short sandbox
+ * has ended, it runs while the next launcher is still being loaded. */
 static void spare_request(struct spares *s)
 {
 	for (int i = 0; i < KEEPER_CLIENTS; i++)
@@ -153,15 +171,36 @@ static void spare_request(struct spares *s)
 		s->pending = write(s->maker, "n", 1) == 1;
 }
 
-/* Remember a served client until it hangs up (when full, forget it: never wait on it). */
-static void client_starting(struct spares *s, int client)
+/* Remember a served client until it hangs up or its time is up (when full, forget it: never
+ * wait on it). */
+static void client_running(struct spares *s, int client)
 {
 	for (int i = 0; i < KEEPER_CLIENTS; i++)
 		if (s->client[i] < 0) {
 			s->client[i] = client;
+			s->until[i] = now_ms() + KEEPER_CLIENT_WAIT_MS;
 			return;
 		}
 	close(client);
+}
+
+/* Forget the clients that hung up (p: their poll results, or NULL) or ran past their time;
+ * returns the poll timeout until the next one's time is up (-1: none to wait for). */
+static int clients_expire(struct spares *s, const struct pollfd *p)
+{
+	long long now = now_ms(), next = -1;
+
+	for (int i = 0; i < KEEPER_CLIENTS; i++) {
+		if (s->client[i] < 0)
+			continue;
+		if ((p && p[i].revents) || now >= s->until[i]) {
+			close(s->client[i]);
+			s->client[i] = -1;
+		} else if (next < 0 || s->until[i] - now < next) {
+			next = s->until[i] - now;
+		}
+	}
+	return (int)next;
 }
 
 static void spare_delivered(struct spares *s)
@@ -199,7 +238,7 @@ static void serve(int client, int nsfd, struct spares *s)
 	/* handed out (or not taken): never give the same one twice */
 	if (fds[1] >= 0)
 		close(fds[1]);
-	client_starting(s, client);
+	client_running(s, client);
 }
 
 /* The keeper's life: hand its namespace to each client of the same user until idle. */
@@ -208,8 +247,9 @@ __attribute__((noreturn)) static void keeper_serve(int go_fd)
 	struct sockaddr_un sa;
 	socklen_t len;
 	sigset_t none;
-	struct spares spare = {{-1, -1}, -1, false, {-1, -1, -1, -1, -1, -1, -1, -1}};
-	int nsfd, lsock;
+	struct spares spare = {{-1, -1}, -1, false, {-1, -1, -1, -1, -1, -1, -1, -1}, {0}};
+	long long idle_since, idle_ms;
+	int nsfd, lsock, wait_ms = -1;
 	char c;
 
 	/* Wait until the creator has written our maps; EOF means it gave up. */
@@ -238,6 +278,7 @@ __attribute__((noreturn)) static void keeper_serve(int go_fd)
 		_exit(0);
 	spare.maker = spare_maker_start();
 	spare.pending = spare.maker >= 0;
+	idle_since = now_ms();
 	for (;;) {
 		struct pollfd p[2 + KEEPER_CLIENTS] = {{.fd = lsock, .events = POLLIN},
 						       {.fd = spare.maker, .events = POLLIN}};
@@ -245,20 +286,20 @@ __attribute__((noreturn)) static void keeper_serve(int go_fd)
 
 		for (int i = 0; i < KEEPER_CLIENTS; i++)
 			p[2 + i] = (struct pollfd){.fd = spare.client[i], .events = POLLIN};
-		r = poll(p, 2 + KEEPER_CLIENTS, KEEPER_IDLE_S * 1000);
-		if (r == 0)
+		idle_ms = KEEPER_IDLE_S * 1000LL - (now_ms() - idle_since);
+		if (idle_ms <= 0)
 			_exit(0);
+		r = poll(p, 2 + KEEPER_CLIENTS, wait_ms >= 0 ? wait_ms : (int)idle_ms);
 		if (r < 0)
 			continue;
 		if (spare.maker >= 0 && p[1].revents)
 			spare_delivered(&spare);
-		for (int i = 0; i < KEEPER_CLIENTS; i++)
-			if (spare.client[i] >= 0 && p[2 + i].revents) {
-				close(spare.client[i]); /* its sandbox is built (or it is gone) */
-				spare.client[i] = -1;
-			}
-		if (p[0].revents && (c2 = accept4(lsock, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		wait_ms = clients_expire(&spare, p + 2); /* hung up: its sandbox ended (or it died) */
+		if (p[0].revents && (c2 = accept4(lsock, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
 			serve(c2, nsfd, &spare);
+			idle_since = now_ms();
+			wait_ms = clients_expire(&spare, NULL);
+		}
 		spare_request(&spare);
 	}
 }

@@ -31,9 +31,9 @@
 #define KEEPER_IDLE_S 60
 
 /* An fd of the running keeper's user namespace, or -1 when there is none; *netns gets a fresh
- * network namespace's fd, or -1. *conn is the connection: close it once the sandbox is built,
+ * network namespace's fd, or -1. *conn is the connection: close it when the sandbox has ended,
  * which tells the keeper to make the next network namespace (not while this start needs the
- * CPUs). */
+ * CPUs; the keeper stops waiting after KEEPER_CLIENT_WAIT_MS, see keeper.c). */
 int keeper_connect(uid_t uid, int *netns, int *conn);
 /* Start a keeper whose namespace has the maps in ids->uidmap/gidmap (host ids); returns an fd
  * of its user namespace. */

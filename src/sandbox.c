@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "cgroup.h"
 #include "channel.h"
 #include "command.h"
@@ -163,7 +164,9 @@ static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 	int master = -1, tap = -1, ready = -1;
 	pid_t command = -1;
 
-	if (await_maps(sb, e) < 0 ||		      /* user namespace: ids mapped */
+	/* The bounding set while the monitor writes our maps: the command inherits it (caps.h) */
+	if (caps_drop_bounding(p->caps_keep | CAPS_BOUNDING_LATE, e) < 0 ||
+	    await_maps(sb, e) < 0 ||		      /* user namespace: ids mapped */
 	    open_tap(sb, &tap, e) < 0 ||	      /* --net slirp, own net namespace */
 	    mounts_build_root(p, &sb->ids, e) < 0 ||  /* mount namespace: private root */
 	    cgroup_moved(sb, e) < 0 ||		      /* the monitor moved us (v1 cgroups) */
@@ -177,7 +180,7 @@ static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 	    limits_apply_rlimits(p, e) < 0 ||	      /* --rlimit, inherited by the command */
 	    start_command(sb, tap, master, &command, &ready, e) < 0) /* caps, nnp, exec */
 		return -1;
-	init_supervise(command, ready);
+	init_supervise(command, ready, sb->sock[1]);
 }
 
 __attribute__((noreturn)) static void init_main(struct sandbox *sb)
@@ -188,7 +191,7 @@ __attribute__((noreturn)) static void init_main(struct sandbox *sb)
 	cgroup_close_fds(&sb->cg);
 	if (sb->ids.keeper_netns >= 0)
 		close(sb->ids.keeper_netns);
-	/* the monitor's to close at READY: a copy here would keep the keeper from hearing it */
+	/* the monitor's to close at the end: a copy here would keep the keeper from hearing it */
 	if (sb->ids.keeper_conn >= 0)
 		close(sb->ids.keeper_conn);
 	if (sb->tap >= 0)
@@ -450,9 +453,9 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 		return herr_set(e, errno, "cannot reach the sandbox's init");
 	if (cgroup_attach(&sb->cg, sb->pid, sb->sock[0], e) < 0) /* v1, while the init mounts */
 		return -1;
+	/* The keeper connection stays open until the sandbox ends (sandbox_free): see keeper.h. */
 	if (await_ready(sb, master, e) < 0)
 		return -1;
-	user_release_keeper(&sb->ids);
 	dbus_proxy_hide(p, &sb->dbus); /* the sandbox's bind holds it now */
 	return 0;
 }

@@ -61,6 +61,24 @@ def test_exit_status_of_command_not_of_orphans(sh):
     assert r.returncode == 4
 
 
+def test_nothing_runs_once_hutch_returned(sh, tmp_path):
+    """hutch returns as soon as the init reports the command's exit
+    (src/monitor.c, may_return_early): by then every other process of the
+    sandbox must be gone. A background writer that ignores SIGTERM and
+    SIGHUP, appending to a bound host file as fast as it can, must have
+    stopped when hutch returns: the file may not grow afterwards."""
+    out = tmp_path / "ticks"
+    out.write_text("")
+    r = sh("trap '' TERM HUP; (while :; do echo x >> /w/ticks; done) & "
+           "while [ ! -s /w/ticks ]; do :; done; exit 5",
+           "--bind", f"{tmp_path}:/w")
+    assert r.returncode == 5, r.stderr
+    size = out.stat().st_size
+    assert size > 0
+    time.sleep(0.3)
+    assert out.stat().st_size == size, "a process of the sandbox still ran"
+
+
 def wait_for_line(proc, want, deadline=DEADLINE):
     """Read proc.stdout (a pipe) until a line equal to WANT arrives."""
     fd = proc.stdout.fileno()
