@@ -644,17 +644,6 @@ int cgroup_enter_namespace(const struct cgroup *cg, struct herr *e)
 	return 0;
 }
 
-static int set_root_readonly(bool ro, struct herr *e)
-{
-	struct mount_attr a = {.attr_set = ro ? MOUNT_ATTR_RDONLY : 0,
-			       .attr_clr = ro ? 0 : MOUNT_ATTR_RDONLY};
-
-	if (syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &a, sizeof(a)) < 0)
-		return herr_set(e, errno, "cannot %s the root for /sys/fs/cgroup",
-				ro ? "seal" : "reopen");
-	return 0;
-}
-
 static int mkdirs(const char *const *dirs, size_t n, struct herr *e)
 {
 	for (size_t i = 0; i < n; i++)
@@ -676,8 +665,9 @@ int cgroup_mount_view(const struct cgroup *cg, struct herr *e)
 		return 0;
 	for (size_t i = 0; i < cg->n_v1; i++)
 		v1 += cg->v1[i].dir != NULL;
-	if (set_root_readonly(false, e) < 0 || mkdirs(base, ARRAY_SIZE(base), e) < 0 ||
-	    set_root_readonly(true, e) < 0)
+	/* The root is still writable here: it goes read-only after the command is forked
+	 * (mounts_finish_root). */
+	if (mkdirs(base, ARRAY_SIZE(base), e) < 0)
 		return -1;
 	if (!v1) {
 		if (cg->v2.dir && mount("cgroup2", "/sys/fs/cgroup", "cgroup2", ro, NULL) < 0)

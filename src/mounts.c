@@ -576,20 +576,44 @@ static int host_overlays(struct root *r)
 	return overlay_host_dirs(&r->ov, r->fd, r->e);
 }
 
-/* pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the new. A
- * chroot would not do: a process in a chroot may not create user namespaces. */
+/*
+ * Enter the new root with pivot_root. A chroot would not do: a process in a chroot may not
+ * create user namespaces.
+ *
+ * An image or --rootfs root: pivot_root(".", ".") stacks the old root on the new one, and
+ * detaching it at once leaves only the new (nothing to create in a root that may be
+ * read-only). The default root, our own tmpfs: the old root goes to OLD_ROOT, and
+ * mounts_finish_root detaches it after the command was forked, while the command sets itself
+ * up. Detaching the host's tree waits for an RCU grace period (about 0.15 ms here, ftrace),
+ * which then leaves the start's critical path; the command cannot exec before the init has
+ * finished (its gate, init.c), and it only ever resolves paths from the new root.
+ */
+#define OLD_ROOT ".hutch-host-root"
+
 static int enter_root(struct root *r)
+{
+	bool own = !r->p->n_layers;
+
+	if (own && mkdirat(r->fd, OLD_ROOT, 0) < 0)
+		return herr_set(r->e, errno, "cannot make /%s in the new root", OLD_ROOT);
+	if (fchdir(r->fd) < 0 || syscall(SYS_pivot_root, ".", own ? OLD_ROOT : ".") < 0)
+		return herr_set(r->e, errno, "pivot_root into the new root");
+	if ((!own && umount2(".", MNT_DETACH) < 0) || chdir("/") < 0)
+		return herr_set(r->e, errno, "cannot detach the host's root");
+	return own ? 0 : mounts_finish_root(r->p, r->e);
+}
+
+int mounts_finish_root(const struct plan *p, struct herr *e)
 {
 	struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
 
-	if (fchdir(r->fd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
-		return herr_set(r->e, errno, "pivot_root into the new root");
-	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
-		return herr_set(r->e, errno, "cannot detach the host's root");
-	/* Only the root tmpfs itself: /tmp, $HOME, /dev/shm and rw binds stay writable. An
-	 * overlay root keeps its writable layer. */
-	if (!r->p->n_layers && mount_setattr(AT_FDCWD, "/", 0, &ro, sizeof(ro)) < 0)
-		return herr_set(r->e, errno, "cannot make the new root read-only");
+	if (p->n_layers)
+		return 0; /* detached in enter_root; an overlay root keeps its writable layer */
+	if (umount2("/" OLD_ROOT, MNT_DETACH) < 0 || rmdir("/" OLD_ROOT) < 0)
+		return herr_set(e, errno, "cannot detach the host's root");
+	/* Only the root tmpfs itself: /tmp, $HOME, /dev/shm and rw binds stay writable. */
+	if (mount_setattr(AT_FDCWD, "/", 0, &ro, sizeof(ro)) < 0)
+		return herr_set(e, errno, "cannot make the new root read-only");
 	return 0;
 }
 

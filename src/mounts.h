@@ -9,6 +9,9 @@
 
 /* Runs inside the new user and mount namespaces, as pid 1 of the new pid namespace. */
 int mounts_build_root(const struct plan *p, const struct ids *ids, struct herr *e);
+/* The init, once it forked the command (which does not exec before the init is done): detach
+ * the host's old root and make the root read-only (the default root; see enter_root). */
+int mounts_finish_root(const struct plan *p, struct herr *e);
 /* In the monitor, before anything else: create the --bind-create sources on the host. */
 int mounts_create_sources(const struct plan *p, struct herr *e);
 /* --dry-run: the mounts mounts_build_root would make, one a line. */

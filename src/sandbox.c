@@ -115,10 +115,10 @@ static int open_terminal(const struct sandbox *sb, int *master, struct herr *e)
 	return sb->tty.use_pty && *master < 0 ? -1 : 0;
 }
 
-static int start_command(const struct sandbox *sb, int tap, int master, pid_t *pid, int *ready,
+static int start_command(const struct sandbox *sb, int master, pid_t *pid, int *ready,
 			 struct herr *e)
 {
-	int fds[2], n = 0, gate[2];
+	int gate[2];
 
 	/* The command waits at this gate until the init has locked itself down (init.c). */
 	if (pipe2(gate, O_CLOEXEC) < 0)
@@ -132,6 +132,13 @@ static int start_command(const struct sandbox *sb, int tap, int master, pid_t *p
 	}
 	close(gate[0]);
 	*ready = gate[1];
+	return 0;
+}
+
+static int send_ready(const struct sandbox *sb, int tap, int master, struct herr *e)
+{
+	int fds[2], n = 0;
+
 	/* READY once the command exists: OCI's create and its hooks look for it (issue 8). The
 	 * tap first: the monitor knows whether to expect one. */
 	if (tap >= 0)
@@ -178,7 +185,9 @@ static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 	    time_namespace(p->verbose, e) < 0 ||      /* time namespace */
 	    open_terminal(sb, &master, e) < 0 ||      /* our own pty */
 	    limits_apply_rlimits(p, e) < 0 ||	      /* --rlimit, inherited by the command */
-	    start_command(sb, tap, master, &command, &ready, e) < 0) /* caps, nnp, exec */
+	    start_command(sb, master, &command, &ready, e) < 0 || /* caps, nnp, exec */
+	    mounts_finish_root(p, e) < 0 ||	      /* host root detached, root read-only */
+	    send_ready(sb, tap, master, e) < 0)	      /* monitor: built (OCI: hooks may look) */
 		return -1;
 	init_supervise(command, ready, sb->sock[1]);
 }
