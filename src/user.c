@@ -92,10 +92,12 @@ static int lookup_ranges(const char *user, struct subid_range **ur, int *nu,
 	return 0;
 }
 
-/* The keeper's namespace, as seen from inside it: the ids it has, besides the caller's own. */
-static size_t keeper_ranges(const char *file, unsigned long own, struct subid_range *out)
+/* The keeper's namespace, as seen from inside it: the ids it has, besides the caller's own.
+ * `text` is the map as the keeper sent it (keeper_connect), or NULL: read `file`. */
+static size_t keeper_ranges(const char *text, const char *file, unsigned long own,
+			    struct subid_range *out)
 {
-	FILE *f = fopen(file, "re");
+	FILE *f = text ? fmemopen((void *)text, strlen(text), "r") : fopen(file, "re");
 	unsigned long in, outside, count;
 	size_t n = 0;
 
@@ -232,13 +234,15 @@ int user_preview(const struct plan *p, struct ids *ids)
 int user_prepare(const struct plan *p, struct ids *ids, struct herr *e)
 {
 	struct subid_range ranges[IDMAP_MAX];
+	char maps[KEEPER_MAPS_SIZE] = "";
+	const char *uid_map = NULL, *gid_map = NULL;
 	size_t n;
 	int nsfd;
 
 	who(p, ids);
 	if (oci_host_ids(p, ids)) /* OCI mode as root (issue 8) */
 		return 0;
-	nsfd = keeper_connect(ids->outside_uid, &ids->keeper_netns, &ids->keeper_conn);
+	nsfd = keeper_connect(ids->outside_uid, &ids->keeper_netns, &ids->keeper_conn, maps);
 	if (nsfd < 0)
 		nsfd = start_keeper(ids, e);
 	if (nsfd == -2)
@@ -253,9 +257,13 @@ int user_prepare(const struct plan *p, struct ids *ids, struct herr *e)
 	}
 	close(nsfd);
 	ids->subids = true;
-	n = keeper_ranges("/proc/self/uid_map", ids->outside_uid, ranges);
+	if (maps[0]) { /* a keeper that was running sent them; one we just started did not */
+		uid_map = maps;
+		gid_map = maps + strlen(maps) + 1;
+	}
+	n = keeper_ranges(uid_map, "/proc/self/uid_map", ids->outside_uid, ranges);
 	build_map(&ids->uidmap, ids->uid, ids->outside_uid, ranges, n);
-	n = keeper_ranges("/proc/self/gid_map", ids->outside_gid, ranges);
+	n = keeper_ranges(gid_map, "/proc/self/gid_map", ids->outside_gid, ranges);
 	build_map(&ids->gidmap, ids->gid, ids->outside_gid, ranges, n);
 	return 0;
 }
