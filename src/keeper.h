@@ -15,9 +15,9 @@
  * the name gains nothing (hutch then builds its own keeper namespace for that run). Sandboxed
  * processes live in a child namespace with no capability in the keeper's and cannot join it.
  *
- * The keeper also keeps one fresh network namespace ready (loopback up, never used), made between
- * requests: creating one costs about a millisecond and a half, the largest single step of a
- * sandbox's start. Each is handed out once. It belongs to the keeper's user namespace, so the
+ * The keeper also keeps two fresh network namespaces ready (loopback up, never used), made
+ * between sandboxes (keeper.c): creating one costs about a millisecond and a half, the largest
+ * single step of a sandbox's start. Each is handed out once. It belongs to the keeper's user namespace, so the
  * sandbox cannot reconfigure it (no route, address or interface changes, even as --uid 0);
  * sandboxes that keep a network capability get a network namespace of their own instead.
  * The keeper holds no other resource, and exits after KEEPER_IDLE_S without a client.

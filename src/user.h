@@ -49,5 +49,5 @@ void user_free(struct ids *ids);
 /* In the command, before it drops its capabilities: the supplementary groups the plan asks for
  * (OCI process.user.additionalGids); without any, the caller's own stay. */
 int user_set_groups(const struct plan *p, struct herr *e);
-/* The sandbox is built: the keeper may make the next network namespace (keeper_connect). */
+/* The sandbox has ended: the keeper may make the next network namespace (keeper_connect). */
 void user_release_keeper(struct ids *ids);
