@@ -388,9 +388,10 @@ static int load_seccomp(struct cfg *c, json_object *seccomp)
 
 	if (!seccomp)
 		return 0; /* hutch's default profile, as with `hutch run` */
+	/* process (and with it the capabilities) is read before linux */
 	r = sc_profile_parse_json("config.json linux.seccomp",
 				  json_object_to_json_string_ext(seccomp, JSON_C_TO_STRING_PLAIN),
-				  &prof, c->e);
+				  c->p->caps_keep, &prof, c->e);
 	if (r == 0)
 		r = sc_compile(&prof, "config.json linux.seccomp", &f, c->e);
 	sc_profile_free(&prof);

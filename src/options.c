@@ -294,12 +294,12 @@ static int set_dry_run(struct plan *p, const char *opt, const char *arg, struct 
 
 /* ---- seccomp and Landlock (issue 3) ---- */
 
-static int set_seccomp(struct plan *p, const char *opt, const char *arg, struct herr *e)
+static int load_seccomp(struct plan *p, const char *arg, struct herr *e)
 {
 	struct sc_filters f;
 	bool none;
 
-	if (sc_load(arg, &f, &none, e) < 0)
+	if (sc_load(arg, p->caps_keep, &f, &none, e) < 0)
 		return -1;
 	if (!p->seccomp)
 		p->seccomp = xcalloc(1, sizeof(*p->seccomp));
@@ -307,6 +307,26 @@ static int set_seccomp(struct plan *p, const char *opt, const char *arg, struct 
 	*p->seccomp = f;
 	p->seccomp_none = none;
 	return 0;
+}
+
+/* Compiled here, so that a bad profile is an error of this option (or of the policy's line);
+ * a JSON profile again once every option is read (seccomp_with_caps). */
+static int set_seccomp(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	if (load_seccomp(p, arg, e) < 0)
+		return -1;
+	free(p->seccomp_arg);
+	p->seccomp_arg = xstrdup(arg);
+	return 0;
+}
+
+/* A JSON profile's rules may include or exclude capabilities (Docker's default profile allows
+ * ptrace with CAP_SYS_PTRACE, for example): with every --cap-add known, read it again. */
+static int seccomp_with_caps(struct plan *p, struct herr *e)
+{
+	if (!p->seccomp_arg || !sc_is_json(p->seccomp_arg) || !p->caps_keep)
+		return 0;
+	return load_seccomp(p, p->seccomp_arg, e);
 }
 
 /* ---- images and overlays (issue 7) ---- */
@@ -639,6 +659,8 @@ enum parse_result options_parse_run(struct plan *p, int argc, char **argv, int *
 	if (r != PARSE_OK)
 		return r;
 	r = walk(p, argc, argv, cmd_index, second_pass, e);
+	if (r == PARSE_OK && seccomp_with_caps(p, e) < 0)
+		return PARSE_ERROR;
 	if (r == PARSE_OK && *cmd_index >= argc && !p->image) {
 		herr_set(e, 0, "no command given");
 		herr_hint(e, "usage: hutch run [OPTIONS] [--] COMMAND [ARG...]");

@@ -53,6 +53,7 @@ void plan_free(struct plan *p)
 	if (p->seccomp)
 		sc_filters_free(p->seccomp);
 	free(p->seccomp);
+	free(p->seccomp_arg);
 	plan_free_strv(p->layers, p->n_layers);
 	plan_free_strv(p->overlays, p->n_overlays);
 	free(p->persist);

@@ -89,6 +89,8 @@ struct plan {
 	/* ---- seccomp and Landlock (issue 3) ---- */
 	struct sc_filters *seccomp; /* --seccomp: compiled filters (seccomp.h); NULL: the default */
 	bool seccomp_none;	    /* --seccomp none: no filter at all */
+	char *seccomp_arg; /* --seccomp's argument: a JSON profile is compiled again once every
+			      option is read, for the capabilities of --cap-add (options.c) */
 
 	/* ---- networking (issue 4) ---- */
 	/* --net: share_net (above) is --net host; slirp is --net slirp; neither is --net none */

@@ -1,17 +1,20 @@
 /* The OCI runtime-spec / Docker seccomp JSON format, read with json-c into the same parsed
  * profile as the text format, and given the meaning that Docker, podman (containers-common),
- * runc and crun give it: rules whose `includes` the sandbox does not meet (capabilities it does
- * not hold, another architecture, a newer kernel) or whose `excludes` it meets are left out;
+ * runc and crun give it: rules whose `includes` the sandbox does not meet (capabilities the
+ * command does not keep, another architecture, a newer kernel) or whose `excludes` it meets are
+ * left out;
  * several comparisons of one argument in a rule mean "any of them" (one rule each), of
  * different arguments "all of them"; system calls that this libseccomp does not know are
  * skipped (profiles name calls of newer kernels). sc_compile then adds the rules in file order
  * to one libseccomp context, as runc and crun do. */
 #include "seccomp.h"
 
+#include <ctype.h>
 #include <json-c/json.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/capability.h>
 #include <sys/utsname.h>
 
 #include "util.h"
@@ -128,17 +131,47 @@ static int kernel_at_least(json_object *filter)
 	return have[0] > want[0] || (have[0] == want[0] && have[1] >= want[1]);
 }
 
-/* Whether a rule is for this sandbox: 1 yes, 0 no, -1 a bad minKernel. The profile is read as
- * for a sandbox without capabilities (--cap-add widens no profile; see hutch-seccomp(5)), so a
- * rule that includes any is left out, and one that excludes some applies. */
-static int applies(json_object *rule)
+/* The capability named `name` ("CAP_SYS_ADMIN", any case) is in `caps`; an unknown name never
+ * is (a capability this libcap does not know cannot have been kept). */
+static bool holds(uint64_t caps, const char *name)
+{
+	_cleanup_free_ char *low = xstrdup(name ? name : "");
+	cap_value_t cap;
+
+	for (char *c = low; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	return cap_from_name(low, &cap) == 0 && cap >= 0 && cap < 64 && (caps >> cap) & 1;
+}
+
+/* `filter`'s "caps": all == true: every one is held; false: at least one is. */
+static bool caps_held(json_object *filter, uint64_t caps, bool all)
+{
+	json_object *v;
+	size_t n;
+
+	if (!json_object_object_get_ex(filter, "caps", &v) || !json_object_is_type(v, json_type_array))
+		return false;
+	n = json_object_array_length(v);
+	for (size_t i = 0; i < n; i++)
+		if (holds(caps, json_object_get_string(json_object_array_get_idx(v, i))) != all)
+			return !all;
+	return all && n > 0;
+}
+
+/* Whether a rule is for this sandbox: 1 yes, 0 no, -1 a bad minKernel. `caps` are the
+ * capabilities the command keeps (--cap-add, process.capabilities): as with Docker, runc and
+ * crun, a rule that includes capabilities applies only when every one is kept, and one that
+ * excludes some only when none is. */
+static int applies(json_object *rule, uint64_t caps)
 {
 	json_object *inc = NULL, *exc = NULL;
 	int k;
 
 	json_object_object_get_ex(rule, "includes", &inc);
 	json_object_object_get_ex(rule, "excludes", &exc);
-	if (length(inc, "caps") > 0)
+	if (length(inc, "caps") > 0 && !caps_held(inc, caps, true))
+		return 0;
+	if (caps_held(exc, caps, false))
 		return 0;
 	if (length(inc, "arches") > 0 && !lists_native_arch(inc))
 		return 0;
@@ -213,15 +246,15 @@ static void push_name(struct sc_profile *p, struct sc_rule *r, const char *name,
 	}
 }
 
-static int one_rule(json_object *rule, size_t idx, const char *file, struct sc_profile *out,
-		    struct herr *e)
+static int one_rule(json_object *rule, size_t idx, const char *file, uint64_t caps,
+		    struct sc_profile *out, struct herr *e)
 {
 	json_object *names, *v, *errno_ret = NULL, *args = NULL;
 	struct sc_rule r = {.line = (unsigned)idx};
 	_cleanup_free_ struct sc_cond *c = NULL;
 	size_t n;
 	bool any;
-	int k = applies(rule);
+	int k = applies(rule, caps);
 
 	if (k <= 0)
 		return k == 0 ? 0 : bad(e, file, idx, "'minKernel' must read like \"4.8\"");
@@ -249,8 +282,8 @@ static int one_rule(json_object *rule, size_t idx, const char *file, struct sc_p
 	return 0;
 }
 
-int sc_profile_parse_json(const char *file, const char *text, struct sc_profile *out,
-			  struct herr *e)
+int sc_profile_parse_json(const char *file, const char *text, uint64_t caps,
+			  struct sc_profile *out, struct herr *e)
 {
 	enum json_tokener_error jerr = json_tokener_success;
 	json_object *root = json_tokener_parse_verbose(text, &jerr), *v, *ret = NULL, *rules;
@@ -267,7 +300,7 @@ int sc_profile_parse_json(const char *file, const char *text, struct sc_profile 
 		if (!json_object_is_type(rules, json_type_array))
 			r = bad(e, file, (size_t)-1, "'syscalls' must be an array");
 		for (size_t i = 0; r == 0 && i < json_object_array_length(rules); i++)
-			r = one_rule(json_object_array_get_idx(rules, i), i, file, out, e);
+			r = one_rule(json_object_array_get_idx(rules, i), i, file, caps, out, e);
 	}
 	json_object_put(root);
 	return r;

@@ -35,7 +35,12 @@ static bool ends_with(const char *s, const char *suffix)
 	return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
 }
 
-int sc_load(const char *arg, struct sc_filters *out, bool *none, struct herr *e)
+bool sc_is_json(const char *arg)
+{
+	return ends_with(arg, ".json");
+}
+
+int sc_load(const char *arg, uint64_t caps, struct sc_filters *out, bool *none, struct herr *e)
 {
 	const struct sc_builtin *b = arg[0] != '_' ? builtin(arg) : NULL;
 	struct sc_profile prof = {0};
@@ -58,7 +63,7 @@ int sc_load(const char *arg, struct sc_filters *out, bool *none, struct herr *e)
 	if (r < 0)
 		return herr_hint(e, "give default, strict, none or a profile file "
 				    "(see hutch-seccomp(5))");
-	r = ends_with(arg, ".json") ? sc_profile_parse_json(arg, text, &prof, e)
+	r = ends_with(arg, ".json") ? sc_profile_parse_json(arg, text, caps, &prof, e)
 				    : sc_profile_parse_text(arg, text, &prof, e);
 	if (r == 0)
 		r = sc_compile(&prof, arg, out, e);

@@ -57,9 +57,10 @@ extern const size_t sc_n_builtins;
 /* Text format: parse `text` (from `file`, for messages "file:line: ..."). */
 int sc_profile_parse_text(const char *file, const char *text, struct sc_profile *out,
 			  struct herr *e);
-/* OCI runtime-spec / Docker JSON. */
-int sc_profile_parse_json(const char *file, const char *text, struct sc_profile *out,
-			  struct herr *e);
+/* OCI runtime-spec / Docker JSON; `caps`: the capabilities the command keeps (bit N: capability
+ * N), for the rules' includes/excludes. */
+int sc_profile_parse_json(const char *file, const char *text, uint64_t caps,
+			  struct sc_profile *out, struct herr *e);
 void sc_profile_free(struct sc_profile *p);
 /* "ERRNO NAME" / "kill" ...: the action's name for messages and the generator. */
 int sc_errno_from_name(const char *name);
@@ -72,8 +73,11 @@ int sc_compile(const struct sc_profile *p, const char *file, struct sc_filters *
 void sc_filters_free(struct sc_filters *f);
 
 /* --seccomp ARG: a built-in name, `none`, or a file (.json: JSON, else text); fills `out`.
- * `none` leaves it empty and sets *none. */
-int sc_load(const char *arg, struct sc_filters *out, bool *none, struct herr *e);
+ * `none` leaves it empty and sets *none. `caps`: the capabilities the command keeps (a JSON
+ * profile's includes/excludes). */
+int sc_load(const char *arg, uint64_t caps, struct sc_filters *out, bool *none, struct herr *e);
+/* Does ARG name a JSON profile (whose rules may depend on capabilities)? */
+bool sc_is_json(const char *arg);
 
 /* The command's last step before execve: the plan's filters, or the default profile's, or with
  * --seccomp none a notice (no_new_privs must be set). */
