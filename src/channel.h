@@ -19,7 +19,7 @@ struct msg {
 	char text[sizeof(((struct herr *)0)->msg)];
 };
 
-#define CHANNEL_MAX_FDS 2
+#define CHANNEL_MAX_FDS 3 /* the keeper: its user namespace and two spares */
 
 int channel_pair(int sv[2], struct herr *e);
 /* The general forms: up to CHANNEL_MAX_FDS descriptors travel with the message; fds[] slots

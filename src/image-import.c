@@ -342,7 +342,7 @@ int image_import(const char *source, const char *name, struct herr *e)
 {
 	struct store s = {0};
 	struct import im = {.s = &s, .source = source, .e = e, .layers = json_object_new_array()};
-	struct ids ids = {.keeper_netns = -1, .keeper_conn = -1};
+	struct ids ids = {.keeper_netns = -1, .keeper_ipcns = -1, .keeper_conn = -1};
 	struct owners own;
 	_cleanup_free_ char *tmp = NULL;
 	struct stat st;

@@ -108,7 +108,7 @@ int image_owners(struct ids *ids, struct owners *own, struct herr *e)
 static int cmd_rm(const char *name, struct herr *e)
 {
 	struct store s = {0};
-	struct ids ids = {.keeper_netns = -1, .keeper_conn = -1};
+	struct ids ids = {.keeper_netns = -1, .keeper_ipcns = -1, .keeper_conn = -1};
 	struct owners own;
 	_cleanup_free_ char *full = full_name(name), *path = NULL;
 

@@ -39,40 +39,55 @@ static bool peer_is(int sock, uid_t uid)
 	return getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == uid;
 }
 
-int keeper_connect(uid_t uid, int *netns, int *conn, char maps[KEEPER_MAPS_SIZE])
+int keeper_connect(uid_t uid, int spare[2], int *conn, char maps[KEEPER_MAPS_SIZE])
 {
 	_cleanup_close_ int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	struct sockaddr_un sa;
 	socklen_t len = keeper_address(uid, &sa);
 	struct msg m;
-	int fds[2] = {-1, -1};
+	int fds[3] = {-1, -1, -1};
 
-	*netns = -1;
+	spare[0] = spare[1] = -1;
 	*conn = -1;
 	if (s < 0 || connect(s, (struct sockaddr *)&sa, len) < 0 || !peer_is(s, uid))
 		return -1;
-	if (channel_recv_fds(s, &m, fds, 2) != 0 || m.type != MSG_READY || fds[0] < 0) {
-		for (int i = 0; i < 2; i++)
+	if (channel_recv_fds(s, &m, fds, 3) != 0 || m.type != MSG_READY || fds[0] < 0) {
+		for (int i = 0; i < 3; i++)
 			if (fds[i] >= 0)
 				close(fds[i]);
 		return -1;
 	}
 	memcpy(maps, m.text, KEEPER_MAPS_SIZE);
 	maps[KEEPER_MAPS_SIZE - 1] = 0;
-	*netns = fds[1];
+	spare[0] = fds[1];
+	spare[1] = fds[2];
 	*conn = take_fd(&s);
 	return fds[0];
 }
 
-/* Move the calling process into a new network namespace with loopback up, and return an fd of
- * it. */
-static int spare_netns(void)
+static void close_pair(int sp[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (sp[i] >= 0)
+			close(sp[i]);
+	sp[0] = sp[1] = -1;
+}
+
+/* Move the calling process into a new network namespace with loopback up and a new IPC
+ * namespace; fds of both into sp (0), or -1. */
+static int spare_make(int sp[2])
 {
 	struct herr ignored = {0};
 
-	if (unshare(CLONE_NEWNET) < 0 || net_loopback_up(&ignored) < 0)
+	sp[0] = sp[1] = -1;
+	if (unshare(CLONE_NEWNET | CLONE_NEWIPC) < 0 || net_loopback_up(&ignored) < 0)
 		return -1;
-	return open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	sp[0] = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	sp[1] = open("/proc/self/ns/ipc", O_RDONLY | O_CLOEXEC);
+	if (sp[0] >= 0 && sp[1] >= 0)
+		return 0;
+	close_pair(sp);
+	return -1;
 }
 
 /*
@@ -94,11 +109,11 @@ __attribute__((noreturn)) static void spare_maker(int sock)
 	prctl(PR_SET_NAME, "hutch-keeper-ns", 0, 0, 0);
 	sched_setscheduler(0, SCHED_IDLE, &idle);
 	do {
-		int fd = spare_netns();
+		int sp[2];
 
-		if (fd < 0 || channel_send_fds(sock, MSG_READY, NULL, &fd, 1) < 0)
+		if (spare_make(sp) < 0 || channel_send_fds(sock, MSG_READY, NULL, sp, 2) < 0)
 			_exit(0);
-		close(fd);
+		close_pair(sp);
 	} while (read(sock, &c, 1) == 1); /* EOF: the keeper is gone */
 	_exit(0);
 }
@@ -135,7 +150,7 @@ static int spare_maker_start(void)
 #define KEEPER_CLIENT_WAIT_MS 50
 
 struct spares {
-	int fd[KEEPER_SPARES];		  /* ready to hand out, or -1 */
+	int fd[KEEPER_SPARES][2];	  /* network and IPC namespace, ready to hand out, or -1 */
 	int maker;			  /* socket to the maker, or -1 when it failed */
 	bool pending;			  /* the maker is making one */
 	int client[KEEPER_CLIENTS];	  /* served, its sandbox still running, or -1 */
@@ -153,8 +168,8 @@ static long long now_ms(void)
 static int *free_slot(struct spares *s)
 {
 	for (int i = 0; i < KEEPER_SPARES; i++)
-		if (s->fd[i] < 0)
-			return &s->fd[i];
+		if (s->fd[i][0] < 0)
+			return s->fd[i];
 	return NULL;
 }
 
@@ -208,16 +223,18 @@ static int clients_expire(struct spares *s, const struct pollfd *p)
 static void spare_delivered(struct spares *s)
 {
 	struct msg m;
-	int fd = -1, *slot = free_slot(s);
+	int sp[2] = {-1, -1}, *slot = free_slot(s);
 
 	s->pending = false;
-	if (channel_recv_fds(s->maker, &m, &fd, 1) != 0 || fd < 0) {
+	if (channel_recv_fds(s->maker, &m, sp, 2) != 0 || sp[0] < 0 || sp[1] < 0) {
+		close_pair(sp);
 		close(s->maker); /* it failed: the keeper makes them itself */
 		s->maker = -1;
 	} else if (slot) {
-		*slot = fd;
+		slot[0] = sp[0];
+		slot[1] = sp[1];
 	} else {
-		close(fd);
+		close_pair(sp);
 	}
 }
 
@@ -248,22 +265,24 @@ static void read_maps(struct herr *maps)
 /* One client of the same user: hand it the namespace and a spare network namespace. */
 static void serve(int client, int nsfd, const struct herr *maps, struct spares *s)
 {
-	int fds[2] = {nsfd, -1};
+	int fds[3] = {nsfd, -1, -1};
 
 	if (!peer_is(client, getuid())) {
 		close(client);
 		return;
 	}
-	for (int i = KEEPER_SPARES - 1; i >= 0 && fds[1] < 0; i--)
-		fds[1] = take_fd(&s->fd[i]);
-	/* The maker has not caught up (clients in quick succession, a busy host): make one
-	 * here, as a client would otherwise make its own in the sandbox's user namespace. */
+	for (int i = KEEPER_SPARES - 1; i >= 0 && fds[1] < 0; i--) {
+		fds[1] = take_fd(&s->fd[i][0]);
+		fds[2] = take_fd(&s->fd[i][1]);
+	}
+	/* The maker has not caught up (clients in quick succession, a busy host): make them
+	 * here, as a client would otherwise make its own in the sandbox's user namespace. (The
+	 * keeper leaves its own namespaces for those; it needs none of them.) */
 	if (fds[1] < 0)
-		fds[1] = spare_netns();
-	channel_send_fds(client, MSG_READY, maps, fds, fds[1] >= 0 ? 2 : 1);
-	/* handed out (or not taken): never give the same one twice */
-	if (fds[1] >= 0)
-		close(fds[1]);
+		spare_make(fds + 1);
+	channel_send_fds(client, MSG_READY, maps, fds, fds[1] >= 0 ? 3 : 1);
+	/* handed out (or not taken): never give the same ones twice */
+	close_pair(fds + 1);
 	client_running(s, client);
 }
 
@@ -273,7 +292,7 @@ __attribute__((noreturn)) static void keeper_serve(int go_fd)
 	struct sockaddr_un sa;
 	socklen_t len;
 	sigset_t none;
-	struct spares spare = {{-1, -1}, -1, false, {-1, -1, -1, -1, -1, -1, -1, -1}, {0}};
+	struct spares spare = {{{-1, -1}, {-1, -1}}, -1, false, {-1, -1, -1, -1, -1, -1, -1, -1}, {0}};
 	long long idle_since, idle_ms;
 	struct herr maps;
 	int nsfd, lsock, wait_ms = -1;

@@ -32,11 +32,11 @@
 /* maps gets the keeper's uid_map and gid_map, "UID_MAP\0GID_MAP", or "" (read them yourself) */
 #define KEEPER_MAPS_SIZE 1024
 
-/* An fd of the running keeper's user namespace, or -1 when there is none; *netns gets a fresh
- * network namespace's fd, or -1. *conn is the connection: close it when the sandbox has ended,
+/* An fd of the running keeper's user namespace, or -1 when there is none; spare[] gets a fresh
+ * network namespace's fd and a fresh IPC namespace's fd, or -1s. *conn is the connection: close it when the sandbox has ended,
  * which tells the keeper to make the next network namespace (not while this start needs the
  * CPUs; the keeper stops waiting after KEEPER_CLIENT_WAIT_MS, see keeper.c). */
-int keeper_connect(uid_t uid, int *netns, int *conn, char maps[KEEPER_MAPS_SIZE]);
+int keeper_connect(uid_t uid, int spare[2], int *conn, char maps[KEEPER_MAPS_SIZE]);
 /* Start a keeper whose namespace has the maps in ids->uidmap/gidmap (host ids); returns an fd
  * of its user namespace. */
 int keeper_spawn(const struct ids *ids, struct herr *e);

@@ -251,7 +251,7 @@ static int keep_fds(struct herr *e)
 static int confine(const struct oci_state *s, const struct plan *p, struct herr *e)
 {
 	struct ids ids = {
-	    .home = s->home ? s->home : (char *)"/", .keeper_netns = -1, .keeper_conn = -1};
+	    .home = s->home ? s->home : (char *)"/", .keeper_netns = -1, .keeper_ipcns = -1, .keeper_conn = -1};
 
 	return limits_apply_rlimits(p, e) < 0 || caps_drop(p->caps_keep, ~0ULL, e) < 0 ||
 		       landlock_apply_scoped(p, &ids, false, e) < 0 || sc_apply(p, e) < 0

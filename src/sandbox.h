@@ -20,6 +20,7 @@ struct sandbox {
 	pid_t pid;   /* the init, as seen from outside */
 	int pidfd;
 	bool net_ready;	      /* the init was born in the keeper's fresh network namespace */
+	bool ipc_ready;	      /* ...and in its fresh IPC namespace */
 	struct cgroup cg;     /* the sandbox's own cgroup (issue 5), when the plan wants one */
 	bool timed_out;	      /* --timeout fired */
 	int tap;	      /* --net slirp: the monitor's /dev/net/tun fd (tap0 inside), or -1 */

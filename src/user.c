@@ -202,6 +202,7 @@ static int start_keeper(struct ids *ids, struct herr *e)
 static void who(const struct plan *p, struct ids *ids)
 {
 	ids->keeper_netns = -1;
+	ids->keeper_ipcns = -1;
 	ids->keeper_conn = -1;
 	ids->outside_uid = getuid();
 	ids->outside_gid = getgid();
@@ -237,12 +238,14 @@ int user_prepare(const struct plan *p, struct ids *ids, struct herr *e)
 	char maps[KEEPER_MAPS_SIZE] = "";
 	const char *uid_map = NULL, *gid_map = NULL;
 	size_t n;
-	int nsfd;
+	int nsfd, spare[2];
 
 	who(p, ids);
 	if (oci_host_ids(p, ids)) /* OCI mode as root (issue 8) */
 		return 0;
-	nsfd = keeper_connect(ids->outside_uid, &ids->keeper_netns, &ids->keeper_conn, maps);
+	nsfd = keeper_connect(ids->outside_uid, spare, &ids->keeper_conn, maps);
+	ids->keeper_netns = spare[0];
+	ids->keeper_ipcns = spare[1];
 	if (nsfd < 0)
 		nsfd = start_keeper(ids, e);
 	if (nsfd == -2)
@@ -276,6 +279,8 @@ void user_free(struct ids *ids)
 	free(ids->newgidmap);
 	if (ids->keeper_netns >= 0)
 		close(ids->keeper_netns);
+	if (ids->keeper_ipcns >= 0)
+		close(ids->keeper_ipcns);
 	user_release_keeper(ids);
 }
 

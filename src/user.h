@@ -30,6 +30,7 @@ struct ids {
 	bool subids;
 	char *newuidmap, *newgidmap; /* their paths, when a keeper must be made */
 	int keeper_netns;	     /* a fresh network namespace from the keeper, or -1 */
+	int keeper_ipcns;	     /* a fresh IPC namespace from the keeper, or -1 */
 	int keeper_conn;	     /* the keeper's connection until the sandbox is built, or -1 */
 	struct idmap uidmap, gidmap; /* the sandbox's maps, in the monitor's namespace's ids */
 };

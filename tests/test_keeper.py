@@ -99,34 +99,44 @@ def test_keeper_holds_none_of_the_callers_fds(sandbox, subids):
     assert r.stdout == "done\n"
 
 
-def test_each_sandbox_gets_its_own_fresh_network_namespace(hutch_bin, subids):
+def test_each_sandbox_gets_its_own_fresh_network_and_ipc_namespace(hutch_bin, subids):
     # All four alive at once: a namespace's inode number is reused once it is
     # freed, so sandboxes that ran one after the other could show the same one.
-    script = "readlink /proc/self/ns/net; tail -n +3 /proc/net/dev; read x"
+    # The IPC namespace comes from the keeper too (src/sandbox.c, use_keeper_ipcns):
+    # empty, and never the same for two sandboxes.
+    script = ("readlink /proc/self/ns/net; tail -n +3 /proc/net/dev; "
+              "readlink /proc/self/ns/ipc; tail -n +2 /proc/sysvipc/shm | wc -l; "
+              "ipcmk -M 4096 >/dev/null; read x")
     procs = [subprocess.Popen([hutch_bin, "run", "--", "sh", "-c", script],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(4)]
-    seen = set()
+    seen, seen_ipc = set(), set()
     try:
         for p in procs:
             first = p.stdout.readline()
             lo = p.stdout.readline()
+            ipc = p.stdout.readline()
+            segments = p.stdout.readline()
             assert first.startswith("net:["), first + p.stderr.read()
             assert lo.split(":")[0].strip() == "lo", lo
+            assert ipc.startswith("ipc:["), ipc
+            assert segments.strip() == "0", segments  # nobody's segment before ours
             seen.add(first.strip())
+            seen_ipc.add(ipc.strip())
     finally:
         for p in procs:
             p.communicate("\n", timeout=30)
     assert all(p.returncode == 0 for p in procs)
     assert len(seen) == 4, seen
+    assert len(seen_ipc) == 4 and os.readlink("/proc/self/ns/ipc") not in seen_ipc, seen_ipc
 
 
-# Which user namespace owns the command's network namespace: "own" when it is
-# the sandbox's, "outside" when the kernel says it lies beyond the sandbox's
-# scope (the keeper's), via ioctl(NS_GET_USERNS).
-NET_OWNER = r"""
-import errno, fcntl, os
-fd = os.open("/proc/self/ns/net", os.O_RDONLY)
+# Which user namespace owns the command's network (or IPC) namespace: "own"
+# when it is the sandbox's, "outside" when the kernel says it lies beyond the
+# sandbox's scope (the keeper's), via ioctl(NS_GET_USERNS).
+NS_OWNER = r"""
+import errno, fcntl, os, sys
+fd = os.open("/proc/self/ns/" + sys.argv[1], os.O_RDONLY)
 try:
     owner = fcntl.ioctl(fd, 0xb701)  # NS_GET_USERNS
 except OSError as e:
@@ -138,7 +148,7 @@ else:
 
 
 def test_network_belongs_to_the_keeper_so_the_sandbox_cannot_change_it(sandbox, subids):
-    r = ok(sandbox("python3", "-c", NET_OWNER, opts=("--uid", "0")))
+    r = ok(sandbox("python3", "-c", NS_OWNER, "net", opts=("--uid", "0")))
     assert r.stdout.strip() == "outside"
     r = sandbox("/usr/sbin/ip", "link", "set", "lo", "down", opts=("--uid", "0"))
     assert r.returncode != 0 and "Operation not permitted" in r.stderr
@@ -146,6 +156,21 @@ def test_network_belongs_to_the_keeper_so_the_sandbox_cannot_change_it(sandbox, 
 
 def test_network_capability_gets_a_network_namespace_of_its_own(sandbox, subids):
     opts = ("--uid", "0", "--cap-add", "CAP_NET_ADMIN")
-    r = ok(sandbox("python3", "-c", NET_OWNER, opts=opts))
+    r = ok(sandbox("python3", "-c", NS_OWNER, "net", opts=opts))
     assert r.stdout.strip() == "own"
     ok(sandbox("/usr/sbin/ip", "link", "set", "lo", "down", opts=opts))
+
+
+def test_ipc_belongs_to_the_keeper_so_the_sandbox_cannot_change_it(sandbox, subids):
+    """Like the network namespace: the sandbox (even as --uid 0) has no
+    capability over its IPC namespace, so it cannot mount an mqueue
+    filesystem; SysV IPC still works."""
+    r = ok(sandbox("python3", "-c", NS_OWNER, "ipc", opts=("--uid", "0")))
+    assert r.stdout.strip() == "outside"
+    ok(sandbox("sh", "-c", "id=$(ipcmk -Q | grep -o '[0-9]*$') && ipcrm -q $id"))
+
+
+@pytest.mark.parametrize("cap", ["CAP_IPC_OWNER", "CAP_SYS_ADMIN"])
+def test_ipc_capability_gets_an_ipc_namespace_of_its_own(sandbox, subids, cap):
+    r = ok(sandbox("python3", "-c", NS_OWNER, "ipc", opts=("--uid", "0", "--cap-add", cap)))
+    assert r.stdout.strip() == "own"

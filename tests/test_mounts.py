@@ -55,6 +55,10 @@ def test_host_root_not_reachable(sh):
              and m["fstype"] not in ("tmpfs", "proc", "devpts", "mqueue")
              and host_root["superopts"] == m["superopts"]]
     assert whole == [], f"host root still mounted inside: {whole}"
+    # ...and the directory the init parked it on (src/mounts.c, OLD_ROOT) is
+    # gone too, by the time the command's first instruction runs
+    listing = ok(sh("ls -a /")).stdout.split()
+    assert not [n for n in listing if "host" in n], listing
 
 
 # ---- what the default root contains
