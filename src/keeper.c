@@ -74,7 +74,7 @@ static void close_pair(int sp[2])
 }
 
 /* Move the calling process into a new network namespace with loopback up and a new IPC
- * namespace; fds of both into sp (0), or -1. */
+ * namespace: 0 with their fds in sp, or -1 (sp both -1). */
 static int spare_make(int sp[2])
 {
 	struct herr ignored = {0};
