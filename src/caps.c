@@ -1,9 +1,25 @@
 #include "caps.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <string.h>
+#include <strings.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+
+#include "util.h"
+
+int caps_from_name(const char *name)
+{
+	_cleanup_free_ char *low =
+	    strncasecmp(name, "cap_", 4) == 0 ? xstrdup(name) : xasprintf("cap_%s", name);
+	cap_value_t cap;
+
+	for (char *c = low; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	return cap_from_name(low, &cap) == 0 && cap >= 0 && cap < 64 ? (int)cap : -1;
+}
 
 /* Dropping the bounding set is what keeps a setuid-root binary, or --uid 0's execve, from
  * regaining anything. Capabilities above 63 (none yet) are always dropped. */

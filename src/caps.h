@@ -6,6 +6,9 @@
 
 #include "errors.h"
 
+/* A capability's number (0-63) from its name, "CAP_NET_ADMIN", "cap_net_admin" or "net_admin";
+ * -1 for a name this libcap does not know. */
+int caps_from_name(const char *name);
 /* Drop every capability not in `keep` from the bounding set (one prctl each; needs
  * CAP_SETPCAP). The bounding set is inherited across fork, so the sandbox's init drops it once,
  * for itself and the command, while it waits for its id maps (off the start's critical path). */

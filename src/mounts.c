@@ -600,7 +600,7 @@ static int enter_root(struct root *r)
 		return herr_set(r->e, errno, "pivot_root into the new root");
 	if ((!own && umount2(".", MNT_DETACH) < 0) || chdir("/") < 0)
 		return herr_set(r->e, errno, "cannot detach the host's root");
-	return own ? 0 : mounts_finish_root(r->p, r->e);
+	return 0; /* the rest: mounts_finish_root */
 }
 
 int mounts_finish_root(const struct plan *p, struct herr *e)

@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/capability.h>
 
+#include "caps.h"
 #include "policy.h"
 #include "limits.h"
 #include "net_options.h"
@@ -261,14 +261,9 @@ static int set_pass_fd(struct plan *p, const char *opt, const char *arg, struct 
 
 static int set_cap_add(struct plan *p, const char *opt, const char *arg, struct herr *e)
 {
-	_cleanup_free_ char *name = NULL;
-	cap_value_t cap;
+	int cap = caps_from_name(arg);
 
-	/* accept CAP_NET_ADMIN, cap_net_admin and net_admin */
-	name = strncasecmp(arg, "cap_", 4) == 0 ? xstrdup(arg) : xasprintf("cap_%s", arg);
-	for (char *c = name; *c; c++)
-		*c = (char)tolower((unsigned char)*c);
-	if (cap_from_name(name, &cap) < 0 || cap < 0 || cap > 63)
+	if (cap < 0)
 		return herr_set(
 		    e, 0, "--%s '%s': unknown capability; see capabilities(7) for names", opt, arg);
 	p->caps_keep |= 1ULL << cap;

@@ -9,14 +9,13 @@
  * to one libseccomp context, as runc and crun do. */
 #include "seccomp.h"
 
-#include <ctype.h>
 #include <json-c/json.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/capability.h>
 #include <sys/utsname.h>
 
+#include "caps.h"
 #include "util.h"
 
 static int bad(struct herr *e, const char *file, size_t idx, const char *what)
@@ -131,16 +130,13 @@ static int kernel_at_least(json_object *filter)
 	return have[0] > want[0] || (have[0] == want[0] && have[1] >= want[1]);
 }
 
-/* The capability named `name` ("CAP_SYS_ADMIN", any case) is in `caps`; an unknown name never
- * is (a capability this libcap does not know cannot have been kept). */
+/* The capability named `name` ("CAP_SYS_ADMIN") is in `caps`; an unknown name never is (a
+ * capability this libcap does not know cannot have been kept). */
 static bool holds(uint64_t caps, const char *name)
 {
-	_cleanup_free_ char *low = xstrdup(name ? name : "");
-	cap_value_t cap;
+	int cap = name ? caps_from_name(name) : -1;
 
-	for (char *c = low; *c; c++)
-		*c = (char)tolower((unsigned char)*c);
-	return cap_from_name(low, &cap) == 0 && cap >= 0 && cap < 64 && (caps >> cap) & 1;
+	return cap >= 0 && (caps >> cap) & 1;
 }
 
 /* `filter`'s "caps": all == true: every one is held; false: at least one is. */
