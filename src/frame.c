@@ -244,6 +244,27 @@ size_t frame_refusal(const struct frame *f, uint8_t *out, size_t cap)
 	return icmp_prohibited(f, out, cap);
 }
 
+size_t frame_udp_reply(const struct frame *f, const uint8_t *payload, size_t n, uint8_t *out,
+		       size_t cap)
+{
+	size_t off;
+	uint8_t *u;
+
+	if (f->family == 0 || ETH_HDR + 40 + 8 + n > cap || 8 + n > 0xffff)
+		return 0;
+	off = headers(f, false, out, IPPROTO_UDP, 8 + n);
+	u = out + off;
+	put16(u, f->dport);
+	put16(u + 2, f->sport);
+	put16(u + 4, (uint16_t)(8 + n));
+	put16(u + 6, 0);
+	memcpy(u + 8, payload, n);
+	put16(u + 6, l4_checksum(f->family, f->dst, f->src, IPPROTO_UDP, u, 8 + n));
+	if (get16(u + 6) == 0)
+		put16(u + 6, 0xffff);
+	return off + 8 + n;
+}
+
 size_t frame_reset_onward(const struct frame *f, uint32_t seq, uint8_t *out)
 {
 	size_t off = headers(f, true, out, IPPROTO_TCP, 20);

@@ -29,6 +29,10 @@ void frame_set_dst(struct frame *f, const uint8_t *addr, uint16_t port);
 /* Build into out (at least 1600 bytes) the answer that refuses f: a TCP reset for TCP, an ICMP
  * "administratively prohibited" for anything else. Returns its length, 0 for none. */
 size_t frame_refusal(const struct frame *f, uint8_t *out, size_t cap);
+/* Build into out a UDP datagram that answers f (addresses and ports swapped) with payload.
+ * Returns its length, 0 when it does not fit in cap. */
+size_t frame_udp_reply(const struct frame *f, const uint8_t *payload, size_t n, uint8_t *out,
+		       size_t cap);
 /* Build into out a TCP reset that goes where the TCP segment f went, at sequence number seq:
  * it ends f's connection on the far side. Returns its length. */
 size_t frame_reset_onward(const struct frame *f, uint32_t seq, uint8_t *out);

@@ -137,3 +137,7 @@ LAZY(lazy_resolv, int, ns_initparse, (const unsigned char *msg, int len, ns_msg 
      (msg, len, handle))
 LAZY(lazy_resolv, int, ns_parserr, (ns_msg * handle, ns_sect section, int n, ns_rr *rr),
      (handle, section, n, rr))
+LAZY(lazy_resolv, int, ns_name_uncompress,
+     (const unsigned char *msg, const unsigned char *eom, const unsigned char *src, char *dst,
+      size_t size),
+     (msg, eom, src, dst, size))

@@ -11,6 +11,7 @@
 
 #include "allow.h"
 #include "frame.h"
+#include "hostsock.h"
 #include "publish.h"
 #include "util.h"
 
@@ -209,6 +210,7 @@ static void setup_dns(struct netstack *ns)
 struct netstack *netstack_new(const struct plan *p, struct herr *e)
 {
 	struct netstack *ns = xcalloc(1, sizeof(*ns));
+	int r;
 	SlirpConfig cfg = {
 	    .version = 4,
 	    .in_enabled = true,
@@ -216,8 +218,8 @@ struct netstack *netstack_new(const struct plan *p, struct herr *e)
 	    .vprefix_len = 64,
 	    .if_mtu = SLIRP_MTU,
 	    .if_mru = SLIRP_MTU,
-	    /* The gateway leads to the host's loopback; allow.c decides who may use it, and
-	     * so --dns 127.0.0.1 works without opening the rest of the host's loopback. */
+	    /* The gateway leads to the host's loopback; allow.c judges every socket that
+	     * reaches it, and so --dns 127.0.0.1 works without opening the rest of it. */
 	    .disable_host_loopback = false,
 	    .disable_dhcp = true, /* tap.c configures the addresses */
 	};
@@ -234,13 +236,25 @@ struct netstack *netstack_new(const struct plan *p, struct herr *e)
 	ns->tap = -1;
 	ns->allow = allow_new(p);
 	setup_dns(ns);
+	if (!hostsock_in_effect()) {
+		/* libslirp's sockets would go unjudged: no loopback rule, no allowlist */
+		netstack_free(ns);
+		herr_set(e, 0, "--net slirp: this hutch binary does not export its socket judge");
+		herr_hint(
+		    e,
+		    "rebuild hutch with its meson.build (it links with --export-dynamic-symbol)");
+		return NULL;
+	}
 	ns->slirp = slirp_new(&cfg, &callbacks, ns);
 	if (!ns->slirp) {
 		netstack_free(ns);
 		herr_set(e, errno, "--net slirp: libslirp could not start");
 		return NULL;
 	}
-	if (publish_all(ns->slirp, p, e) < 0) {
+	hostsock_enter(ns->allow);
+	r = publish_all(ns->slirp, p, e);
+	hostsock_leave();
+	if (r < 0) {
 		netstack_free(ns);
 		return NULL;
 	}
@@ -290,7 +304,9 @@ void netstack_set_tap(struct netstack *ns, int tap)
 	 * sockets of the first frames were born expired (the sandbox's first DNS answer was lost,
 	 * and the lookup took the resolver's 5 s retry). One empty poll sets the clock. */
 	ns->ps = &none;
+	hostsock_enter(ns->allow);
 	slirp_pollfds_poll(ns->slirp, 0, get_revents, ns);
+	hostsock_leave();
 	ns->ps = NULL;
 }
 
@@ -350,24 +366,33 @@ static void cut_stream(struct netstack *ns, const struct frame *f)
 	slirp_input(ns->slirp, ns->out, (int)n);
 }
 
-/* the sandbox -> libslirp, through the egress policy */
+static void refuse(struct netstack *ns, const struct frame *f)
+{
+	size_t n = allow_refusal(ns->allow, f, ns->out, sizeof(ns->out));
+
+	if (n && tap_send(ns, ns->out, n) < 0) {
+		/* a full queue: the sandbox retries, and is refused again */
+	}
+}
+
+/* the sandbox -> libslirp: its DNS questions judged here, its host sockets in hostsock.c */
 static void input_frame(struct netstack *ns, uint8_t *buf, size_t len)
 {
 	struct frame f;
-	size_t n;
 
 	if (!frame_parse(&f, buf, len))
 		return; /* nothing a working stack sends; libslirp never sees it */
 	if (!allow_frame(ns->allow, &f)) {
-		n = frame_refusal(&f, ns->out, sizeof(ns->out));
-		if (n && tap_send(ns, ns->out, n) < 0) {
-			/* a full queue: the sandbox retries, and is refused again */
-		}
+		allow_frame_end(ns->allow);
+		refuse(ns, &f);
 		cut_stream(ns, &f);
 		return;
 	}
 	redirect_dns(ns, &f);
 	slirp_input(ns->slirp, buf, (int)len);
+	/* a refused connect() was already answered by libslirp with a reset */
+	if (allow_frame_end(ns->allow) && f.proto != IPPROTO_TCP)
+		refuse(ns, &f);
 }
 
 /* At most this many frames per wakeup, so libslirp's sockets get their turn. */
@@ -395,6 +420,7 @@ void netstack_dispatch(struct netstack *ns, const struct pollset *ps, int poll_f
 	int64_t now;
 
 	ns->ps = (struct pollset *)ps;
+	hostsock_enter(ns->allow);
 	if (pollset_revents(ps, ns->tap_index) & POLLIN)
 		drain_tap(ns);
 	slirp_pollfds_poll(ns->slirp, poll_failed, get_revents, ns);
@@ -409,5 +435,6 @@ void netstack_dispatch(struct netstack *ns, const struct pollset *ps, int poll_f
 			slirp_handle_timer(ns->slirp, t->id, t->cb_opaque);
 			break; /* the handler may have changed the list; the rest wait a round */
 		}
+	hostsock_leave();
 	ns->ps = NULL;
 }
