@@ -266,18 +266,11 @@ void allow_note_listener(struct allow *a, int fd)
 
 void allow_note_peer(struct allow *a, int fd, const struct sockaddr *sa, socklen_t len)
 {
-	struct peer *p = &a->peers[a->next_peer % PEERS];
+	struct peer p = {.fd = fd};
 
-	if (!is_listener(a, fd) || !dest_of(sa, len, &p->d)) {
-		memset(&p->d, 0, sizeof(p->d));
-		p->fd = -1;
-		return;
-	}
-	p->fd = fd;
-	for (unsigned i = 0; i < PEERS; i++)
-		if (&a->peers[i] != p && a->peers[i].fd == fd && same_dest(&a->peers[i].d, &p->d))
-			return; /* known already: keep its place, reuse this one */
-	a->next_peer++;
+	if (!is_listener(a, fd) || !dest_of(sa, len, &p.d) || published_reply(a, fd, &p.d))
+		return; /* not a published port's, or known already */
+	a->peers[a->next_peer++ % PEERS] = p;
 }
 
 /* ---------------------------------------------------------------- DNS questions */
