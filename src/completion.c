@@ -103,7 +103,8 @@ void completion_bash(FILE *out)
 	      "\tif [[ $cur == -* ]]; then\n\t\tCOMPREPLY=($(compgen -W '",
 	      out);
 	for (size_t i = 0; i < n; i++)
-		fprintf(out, "%s--%s", i ? " " : "", t[i].name);
+		if (!(t[i].flags & OPT_IMPORT)) /* not an option of run */
+			fprintf(out, "%s--%s", i ? " " : "", t[i].name);
 	fputs("' -- \"$cur\"))\n"
 	      "\telse\n\t\tCOMPREPLY=($(compgen -c -- \"$cur\"))\n\tfi\n}\n"
 	      "complete -F _hutch hutch\n",

@@ -12,9 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "image-meta.h"
+#include "lazy.h"
+#include "options.h"
 #include "path.h"
 #include "store.h"
-#include "lazy.h"
 #include "util.h"
 
 /* "bb" means "bb:latest", as with podman and docker. */
@@ -25,24 +27,21 @@ static char *full_name(const char *name)
 	return strchr(slash ? slash : name, ':') ? xstrdup(name) : xasprintf("%s:latest", name);
 }
 
-static json_object *load(const struct store *s, const char *name, struct herr *e)
+/* The record of image NAME, read and checked. */
+static int load(const struct store *s, const char *name, struct image_record *rec, struct herr *e)
 {
-	_cleanup_free_ char *full = full_name(name), *path = store_record(s, full);
-	json_object *rec = json_object_from_file(path);
+	_cleanup_free_ char *full = full_name(name), *path = store_record(s, full), *buf = NULL;
+	size_t len;
 
-	if (!rec) {
+	if (access(path, F_OK) < 0 && errno == ENOENT) {
 		herr_set(e, 0, "image %s: not in the store", full);
-		herr_hint(e,
-			  "see 'hutch image ls'; import one with 'hutch image import SOURCE NAME'");
+		return herr_hint(
+		    e, "see 'hutch image ls'; import one with 'hutch image import SOURCE NAME'");
 	}
-	return rec;
-}
-
-static const char *jstr(json_object *o, const char *key)
-{
-	json_object *v;
-
-	return o && json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+	if (store_read_record(path, &buf, &len, e) < 0 ||
+	    image_record_read(path, buf, len, rec, e) < 0)
+		return herr_hint(e, "import the image again");
+	return 0;
 }
 
 static int cmd_ls(struct herr *e)
@@ -58,14 +57,19 @@ static int cmd_ls(struct herr *e)
 	n = scandir(dir, &list, NULL, alphasort);
 	printf("%-32s %-19s %s\n", "NAME", "ID", "LAYERS");
 	for (int i = 0; i < n; i++) {
-		_cleanup_free_ char *path = xasprintf("%s/%s", dir, list[i]->d_name);
-		json_object *rec = NULL, *layers;
+		_cleanup_free_ char *path = xasprintf("%s/%s", dir, list[i]->d_name), *buf = NULL;
+		size_t len = strlen(list[i]->d_name);
+		struct image_record rec;
+		struct herr ignored = {0};
 
-		if (strstr(list[i]->d_name, ".json") && (rec = json_object_from_file(path)) &&
-		    json_object_object_get_ex(rec, "layers", &layers))
-			printf("%-32s %-19.19s %zu\n", jstr(rec, "name"), jstr(rec, "id"),
-			       json_object_array_length(layers));
-		json_object_put(rec);
+		/* a record that cannot be read is left out here; run and inspect say why */
+		if (len > 5 && strcmp(list[i]->d_name + len - 5, ".json") == 0 &&
+		    store_read_record(path, &buf, &len, &ignored) == 0 &&
+		    image_record_read(path, buf, len, &rec, &ignored) == 0) {
+			printf("%-32s %-19.19s %zu\n", rec.name ? rec.name : "?",
+			       rec.id ? rec.id : "?", rec.n_layers);
+			image_record_free(&rec);
+		}
 		free(list[i]);
 	}
 	free(list);
@@ -76,12 +80,20 @@ static int cmd_ls(struct herr *e)
 static int cmd_inspect(const char *name, struct herr *e)
 {
 	struct store s = {0};
-	json_object *rec;
+	_cleanup_free_ char *full = full_name(name), *path = NULL, *buf = NULL;
+	struct image_record rec;
+	json_object *doc;
+	size_t len;
 
-	if (store_open(&s, false, e) < 0 || !(rec = load(&s, name, e)))
+	if (store_open(&s, false, e) < 0 || load(&s, name, &rec, e) < 0)
 		return store_close(&s), -1;
-	puts(json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PRETTY));
-	json_object_put(rec);
+	image_record_free(&rec);
+	path = store_record(&s, full);
+	if (store_read_record(path, &buf, &len, e) < 0 ||
+	    image_json_parse(path, buf, len, 0, &doc, e) < 0)
+		return store_close(&s), -1;
+	puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY));
+	json_object_put(doc);
 	store_close(&s);
 	return 0;
 }
@@ -129,16 +141,39 @@ static int cmd_rm(const char *name, struct herr *e)
 	return 0;
 }
 
+static const char usage[] = "hutch: usage: hutch image import [--max-image-size SIZE] SOURCE "
+			    "[NAME[:TAG]] | ls | rm NAME | inspect NAME\n";
+
+/* hutch image import [OPTIONS] SOURCE [NAME]: the options are rows of the option table. */
+static int cmd_import(int argc, char **argv, struct herr *e)
+{
+	struct plan p;
+	int i = 0, r = -1;
+
+	plan_init(&p);
+	if (options_parse_import(&p, argc, argv, &i, e) < 0)
+		goto out;
+	if (argc - i != 1 && argc - i != 2) {
+		herr_set(e, 0, "image import: expected SOURCE [NAME[:TAG]]");
+		herr_hint(e, "usage: hutch image import [--max-image-size SIZE] SOURCE [NAME]");
+		goto out;
+	}
+	if (lazy_require(&lazy_archive, e) < 0 || lazy_require(&lazy_crypto, e) < 0)
+		goto out;
+	r = image_import(argv[i], argc - i == 2 ? argv[i + 1] : NULL, p.max_image_size, e);
+out:
+	plan_free(&p);
+	return r;
+}
+
 int image_main(int argc, char **argv)
 {
 	struct herr e = {0};
 	const char *verb = argc > 0 ? argv[0] : "";
 	int r;
 
-	if (strcmp(verb, "import") == 0 && (argc == 2 || argc == 3))
-		r = lazy_require(&lazy_archive, &e) < 0 || lazy_require(&lazy_crypto, &e) < 0
-			? -1
-			: image_import(argv[1], argc == 3 ? argv[2] : NULL, &e);
+	if (strcmp(verb, "import") == 0 && argc >= 2)
+		r = cmd_import(argc - 1, argv + 1, &e);
 	else if (strcmp(verb, "ls") == 0 && argc == 1)
 		r = cmd_ls(&e);
 	else if (strcmp(verb, "rm") == 0 && argc == 2)
@@ -146,10 +181,7 @@ int image_main(int argc, char **argv)
 	else if (strcmp(verb, "inspect") == 0 && argc == 2)
 		r = cmd_inspect(argv[1], &e);
 	else {
-		fputs(
-		    "hutch: usage: hutch image import SOURCE [NAME[:TAG]] | ls | rm NAME | inspect "
-		    "NAME\n",
-		    stderr);
+		fputs(usage, stderr);
 		return EXIT_SETUP;
 	}
 	if (r < 0)
@@ -287,57 +319,51 @@ int image_become_user(const struct plan *p, struct herr *e)
 	return r < 0 ? herr_set(e, errno, "cannot keep capabilities as uid %u", p->image_uid) : 0;
 }
 
-static void add_strings(struct plan *p, json_object *arr)
+static void add_strings(struct plan *p, char **v, size_t n)
 {
-	for (size_t i = 0; arr && i < json_object_array_length(arr); i++)
-		plan_add_str(&p->image_argv, &p->n_image_argv,
-			     json_object_get_string(json_object_array_get_idx(arr, i)));
+	for (size_t i = 0; i < n; i++)
+		plan_add_str(&p->image_argv, &p->n_image_argv, v[i]);
 }
 
 /* Entrypoint + (the command line, or Cmd); the image's Env before --setenv. */
-static void apply_config(struct plan *p, json_object *cfg, int argc, char **argv)
+static void apply_config(struct plan *p, const struct image_run *cfg, int argc, char **argv)
 {
-	json_object *entry = NULL, *cmd = NULL, *env = NULL;
 	size_t n_user = p->n_env;
 	struct env_req *user = p->env;
 
-	json_object_object_get_ex(cfg, "Entrypoint", &entry);
-	json_object_object_get_ex(cfg, "Cmd", &cmd);
-	add_strings(p, json_object_is_type(entry, json_type_array) ? entry : NULL);
+	add_strings(p, cfg->entrypoint, cfg->n_entrypoint);
 	if (argc > 0)
-		for (int i = 0; i < argc; i++)
-			plan_add_str(&p->image_argv, &p->n_image_argv, argv[i]);
+		add_strings(p, argv, (size_t)argc);
 	else
-		add_strings(p, json_object_is_type(cmd, json_type_array) ? cmd : NULL);
+		add_strings(p, cfg->cmd, cfg->n_cmd);
 	p->image_argv = xreallocarray(p->image_argv, p->n_image_argv + 1, sizeof(char *));
 	p->image_argv[p->n_image_argv] = NULL;
 	p->argv = p->image_argv;
 	p->env = NULL;
 	p->n_env = 0;
-	if (json_object_object_get_ex(cfg, "Env", &env))
-		for (size_t i = 0; i < json_object_array_length(env); i++) {
-			_cleanup_free_ char *kv =
-			    xstrdup(json_object_get_string(json_object_array_get_idx(env, i)));
-			char *eq = strchr(kv, '=');
-			if (eq && eq != kv) {
-				*eq = 0;
-				plan_add_env(p, kv, eq + 1);
-			}
+	for (size_t i = 0; i < cfg->n_env; i++) {
+		_cleanup_free_ char *kv = xstrdup(cfg->env[i]);
+		char *eq = strchr(kv, '=');
+
+		if (eq && eq != kv) {
+			*eq = 0;
+			plan_add_env(p, kv, eq + 1);
 		}
+	}
 	for (size_t i = 0; i < n_user; i++) {
 		plan_add_env(p, user[i].name, user[i].value);
 		free(user[i].name);
 		free(user[i].value);
 	}
 	free(user);
-	if (!p->chdir && jstr(cfg, "WorkingDir") && jstr(cfg, "WorkingDir")[0] == '/')
-		p->chdir = xstrdup(jstr(cfg, "WorkingDir"));
+	if (!p->chdir && cfg->workdir && cfg->workdir[0] == '/')
+		p->chdir = xstrdup(cfg->workdir);
 }
 
 int image_apply(struct plan *p, int argc, char **argv, struct herr *e)
 {
 	struct store s = {0};
-	json_object *rec, *layers, *cfg = NULL;
+	struct image_record rec;
 	int r = -1;
 
 	if (p->persist && !p->image && !p->n_layers) {
@@ -346,29 +372,22 @@ int image_apply(struct plan *p, int argc, char **argv, struct herr *e)
 	}
 	if (!p->image)
 		return 0;
-	if (store_open(&s, false, e) < 0 || !(rec = load(&s, p->image, e)))
+	if (store_open(&s, false, e) < 0 || load(&s, p->image, &rec, e) < 0)
 		return store_close(&s), -1;
-	json_object_object_get_ex(rec, "config", &cfg);
-	if (!json_object_object_get_ex(rec, "layers", &layers) ||
-	    !json_object_array_length(layers)) {
-		herr_set(e, 0, "image %s: its record names no layer", p->image);
-		goto out;
-	}
 	/* overlayfs wants the top-most layer first; the record lists them bottom first */
-	for (size_t i = json_object_array_length(layers); i-- > 0;) {
-		_cleanup_free_ char *dir =
-		    store_layer(&s, json_object_get_string(json_object_array_get_idx(layers, i)));
+	for (size_t i = rec.n_layers; i-- > 0;) {
+		_cleanup_free_ char *dir = store_layer(&s, rec.layers[i]);
 		plan_add_str(&p->layers, &p->n_layers, dir);
 	}
-	apply_config(p, cfg, argc, argv);
+	apply_config(p, &rec.run, argc, argv);
 	if (!p->argv[0]) {
 		herr_set(e, 0, "image %s has no Entrypoint or Cmd", p->image);
 		herr_hint(e, "give the command: hutch run --image %s -- COMMAND", p->image);
 		goto out;
 	}
-	r = apply_user(p, jstr(cfg, "User"), e);
+	r = apply_user(p, rec.run.user, e);
 out:
-	json_object_put(rec);
+	image_record_free(&rec);
 	/* the lock's fd stays open (close-on-exec) until this process exits */
 	s.lock = -1;
 	store_close(&s);

@@ -6,8 +6,9 @@
 
 /* hutch image VERB ARGS... (argv starts at the verb); returns the exit status. */
 int image_main(int argc, char **argv);
-/* image-import.c: import SOURCE as NAME (NULL: the name the archive gives, or its file name). */
-int image_import(const char *source, const char *name, struct herr *e);
+/* image-import.c: import SOURCE as NAME (NULL: the name the archive gives, or its file name),
+ * writing at most `max` bytes into the store (0: IMPORT_MAX_DEFAULT, archive-io.h). */
+int image_import(const char *source, const char *name, unsigned long long max, struct herr *e);
 /* After parsing: --persist needs an overlay root; --image NAME fills the plan's layers,
  * command, environment, working directory and ids from the image's record. Holds the store's
  * lock (shared) until the process exits, so `image rm` cannot remove layers from under the

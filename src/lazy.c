@@ -105,8 +105,9 @@ LAZY(lazy_archive, int, archive_read_support_format_gnutar, (struct archive * a)
 LAZY(lazy_archive, int, archive_read_support_format_raw, (struct archive * a), (a))
 LAZY(lazy_archive, int, archive_read_support_format_tar, (struct archive * a), (a))
 LAZY(lazy_archive, const char *, archive_error_string, (struct archive * a), (a))
-LAZY(lazy_archive, int, archive_read_open_filename, (struct archive * a, const char *f, size_t b),
-     (a, f, b))
+LAZY(lazy_archive, int, archive_read_open_fd, (struct archive * a, int fd, size_t b), (a, fd, b))
+LAZY(lazy_archive, int, archive_read_open_memory, (struct archive * a, const void *buf, size_t n),
+     (a, buf, n))
 LAZY(lazy_archive, int, archive_read_next_header, (struct archive * a, struct archive_entry **en),
      (a, en))
 LAZY(lazy_archive, la_ssize_t, archive_read_data, (struct archive * a, void *buf, size_t n),

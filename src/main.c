@@ -15,7 +15,8 @@
 static void usage(FILE *out)
 {
 	fputs("Usage: hutch run [OPTIONS] [--] COMMAND [ARG...]\n"
-	      "       hutch image import SOURCE [NAME[:TAG]] | ls | rm NAME | inspect NAME\n"
+	      "       hutch image import [--max-image-size SIZE] SOURCE [NAME[:TAG]]\n"
+	      "       hutch image ls | rm NAME | inspect NAME\n"
 	      "       hutch policy show NAME | check FILE | list\n"
 	      "       hutch [--root DIR] create|start|state|kill|delete|list|features|spec ...\n"
 	      "       hutch --help | --version\n\n"

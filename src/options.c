@@ -68,6 +68,18 @@ int parse_size(const char *s, unsigned long long *out)
 	return 0;
 }
 
+void format_size(unsigned long long v, char out[32])
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+
+	while (u < 3 && v && v % 1024 == 0) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, 32, "%llu%.*s", v, u >= 0, u >= 0 ? units + u : "");
+}
+
 static int need_absolute(const char *opt, const char *arg, const char *path, struct herr *e)
 {
 	if (path[0] != '/')
@@ -388,6 +400,13 @@ static int set_image(struct plan *p, const char *opt, const char *arg, struct he
 	return 0;
 }
 
+static int set_max_image_size(struct plan *p, const char *opt, const char *arg, struct herr *e)
+{
+	if (parse_size(arg, &p->max_image_size) < 0 || p->max_image_size == 0)
+		return herr_set(e, 0, "--%s '%s': not a size; write it like 512M or 20G", opt, arg);
+	return 0;
+}
+
 static const struct option_def run_options[] = {
     {"uid", 0, "N", "uid inside the sandbox (default: your own); your uid maps to it", set_uid},
     {"gid", 0, "N", "gid inside the sandbox (default: your own); your gid maps to it", set_gid},
@@ -454,6 +473,9 @@ static const struct option_def run_options[] = {
      set_overlay_driver},
     {"image", 0, "IMAGE", "run from an imported image (see 'hutch image'); COMMAND is optional",
      set_image},
+    {"max-image-size", 0, "SIZE",
+     "image import: write at most SIZE into the store (default 8G); JSON files at most 16M",
+     set_max_image_size, OPT_IMPORT | OPT_CLI_ONLY},
 
     /* ---- policies (issue 6) ---- */
     {"policy", 0, "NAME|PATH", "apply a policy file first (repeatable); see hutch-policy(5)",
@@ -614,6 +636,12 @@ static enum parse_result walk(struct plan *p, int argc, char **argv, int *cmd_in
 			}
 		}
 		i++;
+		if (o->flags & OPT_IMPORT) {
+			herr_set(e, 0,
+				 "option '--%s' is one of 'hutch image import', not of 'hutch run'",
+				 o->name);
+			return PARSE_ERROR;
+		}
 		if (!o->set)
 			return PARSE_HELP;
 		if (o->arg && !value) {
@@ -664,6 +692,31 @@ enum parse_result options_parse_run(struct plan *p, int argc, char **argv, int *
 	return r;
 }
 
+int options_parse_import(struct plan *p, int argc, char **argv, int *arg_index, struct herr *e)
+{
+	int i = 0;
+
+	while (i < argc && argv[i][0] == '-' && argv[i][1] == '-') {
+		const char *a = argv[i++] + 2, *eq = strchr(a, '=');
+		const struct option_def *o =
+		    a[0] ? find_long(a, eq ? (size_t)(eq - a) : strlen(a)) : NULL;
+		const char *value = eq ? eq + 1 : NULL;
+
+		if (!a[0])
+			break; /* "--" */
+		if (!o || !(o->flags & OPT_IMPORT)) {
+			herr_set(e, 0, "image import: unknown option '%s'", argv[i - 1]);
+			return herr_hint(e, "its one option is --max-image-size SIZE");
+		}
+		if (!value && i < argc)
+			value = argv[i++];
+		if (options_apply(p, o, value, e) < 0)
+			return -1;
+	}
+	*arg_index = i;
+	return 0;
+}
+
 void options_print_help(FILE *out)
 {
 	fputs("Usage: hutch run [OPTIONS] [--] COMMAND [ARG...]\n\n"
@@ -675,6 +728,8 @@ void options_print_help(FILE *out)
 		const struct option_def *o = &run_options[i];
 		char left[64];
 
+		if (o->flags & OPT_IMPORT)
+			continue; /* hutch image's usage names it */
 		snprintf(left, sizeof(left), "%s%c%s--%s%s%s", o->short_name ? "-" : "",
 			 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ", o->name,
 			 o->arg ? " " : "", o->arg ? o->arg : "");

@@ -19,6 +19,7 @@ struct option_def {
 enum {
 	OPT_CLI_ONLY = 1, /* not a policy-file setting (help, policy, dry-run) */
 	OPT_FIRST = 2,	  /* applied before every other option (policy): those override it */
+	OPT_IMPORT = 4,	  /* an option of `hutch image import`, not of `hutch run` */
 };
 
 /* Apply one option to the plan: checks that a value is there exactly when one is needed. */
@@ -40,6 +41,10 @@ enum parse_result {
 /* Parse the options of `hutch run` from argv[0..argc) (argv[0] is the first option). */
 enum parse_result options_parse_run(struct plan *p, int argc, char **argv, int *cmd_index,
 				    struct herr *e);
+/* The options of `hutch image import` (OPT_IMPORT rows), from argv[0]; *arg_index: SOURCE. */
+int options_parse_import(struct plan *p, int argc, char **argv, int *arg_index, struct herr *e);
 void options_print_help(FILE *out);
 /* "12K", "64M", "1G" -> bytes. Shared with every option that takes a size. */
 int parse_size(const char *s, unsigned long long *out);
+/* The other way: bytes -> "8G", "1536K", "100" (the largest unit that divides it). */
+void format_size(unsigned long long v, char out[32]);

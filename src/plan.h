@@ -135,6 +135,7 @@ struct plan {
 	gid_t image_gid;
 	char **image_argv; /* the command built from the image's Entrypoint and Cmd (owned) */
 	size_t n_image_argv;
+	unsigned long long max_image_size; /* image import --max-image-size; 0: the default */
 
 	/* ---- policies (issue 6) ---- */
 	bool dry_run;	  /* print the plan, run nothing */
