@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <linux/close_range.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -113,7 +114,31 @@ __attribute__((noreturn)) static void finish(int code, int sock)
 	_exit(code);
 }
 
-void init_supervise(pid_t command, int ready, int sock)
+/*
+ * /proc/1/cmdline needs no access right: anything in the sandbox reads it, and the init is a
+ * copy of the launcher, so it showed the whole `hutch run ...` line, host paths and all (a
+ * --bind source, the bundle of an OCI container). Renaming the process the proper way
+ * (PR_SET_MM_ARG_START) takes CAP_SYS_RESOURCE of the host. So the strings themselves are
+ * overwritten: our name, then NULs, then a last byte that is not NUL; the kernel takes that
+ * byte as the mark of a rewritten title (fs/proc/base.c, get_mm_cmdline) and shows the area up
+ * to its first NUL only: "hutch-init". Our copy of the memory only: the monitor keeps its own.
+ * After the command's fork (its argv lives in these strings) and the last use of the plan.
+ */
+static void init_hide_launcher(char *args, size_t len)
+{
+	static const char name[] = "hutch-init";
+	size_t n = sizeof(name) - 1;
+
+	if (!args || len < 3)
+		return;
+	if (n > len - 2)
+		n = len - 2;
+	memset(args, 0, len);
+	memcpy(args, name, n);
+	args[len - 1] = '-';
+}
+
+void init_supervise(pid_t command, int ready, int sock, char *args, size_t len)
 {
 	struct herr ignored = {0};
 	siginfo_t si;
@@ -122,6 +147,7 @@ void init_supervise(pid_t command, int ready, int sock)
 	/* From here on the init only waits and forwards: it keeps no capability and no fd that the
 	 * command could reach through it (the gate and the channel to the monitor only), and it
 	 * cannot be ptraced by the command. */
+	init_hide_launcher(args, len);
 	close_all_but(ready, sock);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	caps_drop(0, CAPS_BOUNDING_LATE, &ignored);

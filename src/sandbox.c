@@ -189,7 +189,7 @@ static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 	    mounts_finish_root(p, e) < 0 ||	      /* host root detached, root read-only */
 	    send_ready(sb, tap, master, e) < 0)	      /* monitor: built (OCI: hooks may look) */
 		return -1;
-	init_supervise(command, ready, sb->sock[1]);
+	init_supervise(command, ready, sb->sock[1], p->launcher_args, p->launcher_args_len);
 }
 
 __attribute__((noreturn)) static void init_main(struct sandbox *sb)
