@@ -13,6 +13,7 @@
 #include "landlock.h"
 #include "oci.h"
 #include "seccomp.h"
+#include "stdfds.h"
 #include "terminal.h"
 
 extern char **environ;
@@ -46,8 +47,9 @@ static int enter_workdir(const struct sandbox *sb, struct herr *e)
 
 static int prepare(const struct sandbox *sb, int master, struct herr *e)
 {
-	if (terminal_attach(&sb->tty, master, e) < 0 || keep_fds(sb->plan, e) < 0 ||
-	    enter_workdir(sb, e) < 0)
+	/* the pipes first: OCI's console takes fds 0-2 whatever they were */
+	if (stdfds_attach(&sb->fds, e) < 0 || terminal_attach(&sb->tty, master, e) < 0 ||
+	    keep_fds(sb->plan, e) < 0 || enter_workdir(sb, e) < 0)
 		return -1;
 	init_command_signals();
 	if (user_set_groups(sb->plan, e) < 0 || /* OCI additionalGids (issue 8) */

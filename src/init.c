@@ -81,13 +81,14 @@ static int exit_status(int status)
 	return 125;
 }
 
-/* Close every fd above 2 but a and b. */
+/* Close every fd but a and b (both above 2): fds 0-2 too, which are the caller's (a pipe, a
+ * file: the init has no use for them, and holds none of the caller's terminal then). */
 static void close_all_but(int a, int b)
 {
 	unsigned lo = (unsigned)(a < b ? a : b), hi = (unsigned)(a < b ? b : a);
 
-	if (lo > 3)
-		syscall(SYS_close_range, 3U, lo - 1, 0U);
+	if (lo > 0)
+		syscall(SYS_close_range, 0U, lo - 1, 0U);
 	if (hi > lo + 1)
 		syscall(SYS_close_range, lo + 1, hi - 1, 0U);
 	syscall(SYS_close_range, hi + 1, ~0U, 0U);
@@ -144,9 +145,9 @@ void init_supervise(pid_t command, int ready, int sock, char *args, size_t len)
 	siginfo_t si;
 	sigset_t set;
 
-	/* From here on the init only waits and forwards: it keeps no capability and no fd that the
-	 * command could reach through it (the gate and the channel to the monitor only), and it
-	 * cannot be ptraced by the command. */
+	/* From here on the init only waits and forwards: it keeps no capability and no fd but the
+	 * gate and the channel to the monitor (not even fds 0-2), and it cannot be ptraced by the
+	 * command. */
 	init_hide_launcher(args, len);
 	close_all_but(ready, sock);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
