@@ -123,9 +123,10 @@ __attribute__((noreturn)) static void finish(int code, int sock)
  * overwritten: our name, then NULs, then a last byte that is not NUL; the kernel takes that
  * byte as the mark of a rewritten title (fs/proc/base.c, get_mm_cmdline) and shows the area up
  * to its first NUL only: "hutch-init". Our copy of the memory only: the monitor keeps its own.
- * After the command's fork (its argv lives in these strings) and the last use of the plan.
+ * In the init after the command's fork (in `hutch run` its argv lives in these strings) and the
+ * last use of the plan.
  */
-static void init_hide_launcher(char *args, size_t len)
+void init_hide_launcher(char *args, size_t len)
 {
 	static const char name[] = "hutch-init";
 	size_t n = sizeof(name) - 1;

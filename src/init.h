@@ -17,6 +17,8 @@ void init_command_signals(void);
 /* In any other process before exec (`hutch exec`): every disposition the default, an empty
  * mask. */
 void init_reset_signals(void);
+/* Overwrite the launcher's command line in our memory: /proc/PID/cmdline shows "hutch-init". */
+void init_hide_launcher(char *args, size_t len);
 /* Never returns: lock the init down, open the command's gate (`ready`, a pipe's write end),
  * then supervise `command` until it exits; then kill and reap the rest, send MSG_EXIT on
  * `sock` (the channel to the monitor), and exit with the command's status. `args`, `len`: the
