@@ -13,6 +13,7 @@
 #include "landlock.h"
 #include "oci.h"
 #include "seccomp.h"
+#include "stdfds.h"
 #include "terminal.h"
 
 extern char **environ;
@@ -46,8 +47,9 @@ static int enter_workdir(const struct sandbox *sb, struct herr *e)
 
 static int prepare(const struct sandbox *sb, int master, struct herr *e)
 {
-	if (terminal_attach(&sb->tty, master, e) < 0 || keep_fds(sb->plan, e) < 0 ||
-	    enter_workdir(sb, e) < 0)
+	/* the pipes first: OCI's console takes fds 0-2 whatever they were */
+	if (stdfds_attach(&sb->fds, e) < 0 || terminal_attach(&sb->tty, master, e) < 0 ||
+	    keep_fds(sb->plan, e) < 0 || enter_workdir(sb, e) < 0)
 		return -1;
 	init_command_signals();
 	if (user_set_groups(sb->plan, e) < 0 || /* OCI additionalGids (issue 8) */
@@ -78,7 +80,11 @@ void command_exec(const struct sandbox *sb, int master, int gate)
 	 * capability, not dumpable, filtered): wait for its word. The two lock down in parallel. */
 	if (read(gate, &(char){0}, 1) != 1)
 		_exit(EXIT_SETUP); /* the init died */
-	/* OCI create: built and locked down, the command waits for `start` (issue 8) */
+	/* OCI create: built and locked down, the command waits for `start` (issue 8), as long as
+	 * the engine likes, where a pod's other containers may share its pid namespace: it shows
+	 * the launcher's command line no more than the init does (its argv is config.json's). */
+	if (sb->plan->oci_start_fd > 0)
+		init_hide_launcher(sb->plan->launcher_args, sb->plan->launcher_args_len);
 	if (oci_await_start(sb->plan, &e) < 0) {
 		herr_report(&e);
 		_exit(EXIT_SETUP);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <linux/close_range.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -80,13 +81,14 @@ static int exit_status(int status)
 	return 125;
 }
 
-/* Close every fd above 2 but a and b. */
+/* Close every fd but a and b (both above 2): fds 0-2 too, which are the caller's (a pipe, a
+ * file: the init has no use for them, and holds none of the caller's terminal then). */
 static void close_all_but(int a, int b)
 {
 	unsigned lo = (unsigned)(a < b ? a : b), hi = (unsigned)(a < b ? b : a);
 
-	if (lo > 3)
-		syscall(SYS_close_range, 3U, lo - 1, 0U);
+	if (lo > 0)
+		syscall(SYS_close_range, 0U, lo - 1, 0U);
 	if (hi > lo + 1)
 		syscall(SYS_close_range, lo + 1, hi - 1, 0U);
 	syscall(SYS_close_range, hi + 1, ~0U, 0U);
@@ -113,15 +115,41 @@ __attribute__((noreturn)) static void finish(int code, int sock)
 	_exit(code);
 }
 
-void init_supervise(pid_t command, int ready, int sock)
+/*
+ * /proc/1/cmdline needs no access right: anything in the sandbox reads it, and the init is a
+ * copy of the launcher, so it showed the whole `hutch run ...` line, host paths and all (a
+ * --bind source, the bundle of an OCI container). Renaming the process the proper way
+ * (PR_SET_MM_ARG_START) takes CAP_SYS_RESOURCE of the host. So the strings themselves are
+ * overwritten: our name, then NULs, then a last byte that is not NUL; the kernel takes that
+ * byte as the mark of a rewritten title (fs/proc/base.c, get_mm_cmdline) and shows the area up
+ * to its first NUL only: "hutch-init". Our copy of the memory only: the monitor keeps its own.
+ * In the init after the command's fork (in `hutch run` its argv lives in these strings) and the
+ * last use of the plan.
+ */
+void init_hide_launcher(char *args, size_t len)
+{
+	static const char name[] = "hutch-init";
+	size_t n = sizeof(name) - 1;
+
+	if (!args || len < 3)
+		return;
+	if (n > len - 2)
+		n = len - 2;
+	memset(args, 0, len);
+	memcpy(args, name, n);
+	args[len - 1] = '-';
+}
+
+void init_supervise(pid_t command, int ready, int sock, char *args, size_t len)
 {
 	struct herr ignored = {0};
 	siginfo_t si;
 	sigset_t set;
 
-	/* From here on the init only waits and forwards: it keeps no capability and no fd that the
-	 * command could reach through it (the gate and the channel to the monitor only), and it
-	 * cannot be ptraced by the command. */
+	/* From here on the init only waits and forwards: it keeps no capability and no fd but the
+	 * gate and the channel to the monitor (not even fds 0-2), and it cannot be ptraced by the
+	 * command. */
+	init_hide_launcher(args, len);
 	close_all_but(ready, sock);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	caps_drop(0, CAPS_BOUNDING_LATE, &ignored);

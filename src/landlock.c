@@ -38,7 +38,7 @@ struct ruleset {
 	const struct plan *p;
 };
 
-static int abi_version(void)
+int landlock_abi(void)
 {
 	long v = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 
@@ -90,16 +90,29 @@ static int allow_path(struct ruleset *rs, const char *path, uint64_t access, str
 }
 
 /* Files the command inherits (a redirect to a host file, --pass-fd) may be reopened through
- * /proc/self/fd, as `echo > /dev/stderr` does; their paths lie outside the new root. */
+ * /proc/self/fd, as `echo > /dev/stderr` does; their paths lie outside the new root, where no
+ * other rule reaches. The rule grants what the fd was opened for and nothing more: `< notes`
+ * cannot be reopened for writing or truncated, `> out` cannot be read back (stdfds.c says why
+ * ABI 3, and what happens to files opened for appending and on older kernels). Truncation comes
+ * with writing: the fd itself may ftruncate. */
 static int allow_inherited(struct ruleset *rs, int fd, struct herr *e)
 {
+	uint64_t access = 0;
 	struct stat st;
 	char what[32];
+	int fl = fcntl(fd, F_GETFL);
 
-	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)))
-		return 0; /* closed, a pipe or a socket: nothing path-based */
+	if (fl < 0 || (fl & O_PATH) || fstat(fd, &st) < 0 ||
+	    !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
+		return 0; /* closed, a pipe or a socket: nothing path-based; O_PATH: no access */
+	if ((fl & O_ACCMODE) != O_WRONLY)
+		access |= LANDLOCK_ACCESS_FS_READ_FILE;
+	if ((fl & O_ACCMODE) != O_RDONLY)
+		access |= LANDLOCK_ACCESS_FS_WRITE_FILE | LL_FS_TRUNCATE;
+	if (!S_ISREG(st.st_mode))
+		access |= LL_FS_IOCTL_DEV; /* the fd itself takes every ioctl */
 	snprintf(what, sizeof(what), "fd %d", fd);
-	return allow_fd(rs, fd, FS_USE & ~LANDLOCK_ACCESS_FS_EXECUTE, what, e);
+	return allow_fd(rs, fd, access, what, e);
 }
 
 /* The mount plan, mirrored: the root (unless it is an overlay) and everything read-only may be
@@ -141,7 +154,7 @@ int landlock_apply(const struct plan *p, const struct ids *ids, struct herr *e)
 
 int landlock_apply_scoped(const struct plan *p, const struct ids *ids, bool signals, struct herr *e)
 {
-	int abi = abi_version();
+	int abi = landlock_abi();
 	struct ruleset_attr attr = {0};
 	struct ruleset rs = {.fd = -1, .p = p};
 	_cleanup_close_ int fd = -1;

@@ -10,6 +10,8 @@
 #include "plan.h"
 #include "user.h"
 
+/* The running kernel's Landlock ABI, 0 without Landlock. */
+int landlock_abi(void);
 /* In the command, after pivot_root and no_new_privs, before seccomp. */
 int landlock_apply(const struct plan *p, const struct ids *ids, struct herr *e);
 /* The same, with signals scoped or not (OCI exec: the container's pid namespace already stops

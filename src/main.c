@@ -25,13 +25,16 @@ static void usage(FILE *out)
 	      out);
 }
 
-static int cmd_run(int argc, char **argv)
+/* hutch run ...: main's whole argv, "hutch" and "run" included (the init hides all of it) */
+static int cmd_run(int all, char **all_argv)
 {
+	int argc = all - 2, cmd = 0, status;
+	char **argv = all_argv + 2;
 	struct herr e = {0};
 	struct plan p;
-	int cmd = 0, status;
 
 	plan_init(&p);
+	plan_set_launcher(&p, all, all_argv);
 	switch (options_parse_run(&p, argc, argv, &cmd, &e)) {
 	case PARSE_HELP:
 		options_print_help(stdout);
@@ -100,7 +103,7 @@ int main(int argc, char **argv)
 		return EXIT_SETUP;
 	}
 	if (strcmp(argv[1], "run") == 0)
-		return cmd_run(argc - 2, argv + 2);
+		return cmd_run(argc, argv);
 	if (strcmp(argv[1], "image") == 0)
 		return image_main(argc - 2, argv + 2);
 	if (strcmp(argv[1], "policy") == 0)

@@ -31,10 +31,12 @@ static int status_of(const siginfo_t *si)
 
 static void forward(struct sandbox *sb, const struct relay *r, int sig)
 {
-	/* With a pty the window size goes to the pty, and the kernel tells the foreground job. */
+	/* With a pty the window size goes to the pty, and the kernel tells the foreground job;
+	 * the command has no controlling terminal when the pty only carries output: tell it. */
 	if (sig == SIGWINCH && r && r->master >= 0) {
 		relay_resize(r);
-		return;
+		if (r->ctty)
+			return;
 	}
 	syscall(SYS_pidfd_send_signal, sb->pidfd, sig, NULL, 0);
 }
@@ -94,27 +96,38 @@ static bool may_return_early(const struct sandbox *sb)
 	return !sb->cg.active && !p->report && p->n_layers == 0 && p->oci_created_fd <= 0;
 }
 
+/* The forwarded signals, as a signalfd. */
+static int signals_start(const struct sandbox *sb, bool relays, struct herr *e)
+{
+	sigset_t set;
+	int sfd;
+
+	/* libslirp writes to sockets whose peer may have gone (a server that closed while data
+	 * was still queued), a relay into a pipe the command closed: that must be an EPIPE, not
+	 * the monitor's death. After the clone, so no process of the sandbox inherits the
+	 * ignored SIGPIPE. */
+	if (relays || sb->net)
+		signal(SIGPIPE, SIG_IGN);
+	init_forwarded_signals(&set);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return sfd < 0 ? herr_set(e, errno, "signalfd") : sfd;
+}
+
 int monitor_wait(struct sandbox *sb, int master, struct herr *e)
 {
 	int chan = sb->sock[0], early = -1;
 	_cleanup_close_ int tfd = timer_start(sb, e);
 	struct relay relay, *r = NULL;
+	struct stdfd_relays fr;
 	_cleanup_close_ int sfd = -1;
-	sigset_t set;
 	siginfo_t si = {0};
 	struct pollset ps = {0};
 
 	if (sb->plan->timeout_ms && tfd < 0)
 		return -1;
-	/* libslirp writes to sockets whose peer may have gone (a server that closed while data
-	 * was still queued): that must be an EPIPE for libslirp, not the monitor's death. After
-	 * the clone, so no process of the sandbox inherits the ignored SIGPIPE. */
-	if (sb->net)
-		signal(SIGPIPE, SIG_IGN);
-	init_forwarded_signals(&set);
-	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	sfd = signals_start(sb, stdfds_relay_start(&fr, &sb->fds), e);
 	if (sfd < 0)
-		return herr_set(e, errno, "signalfd");
+		return -1;
 	if (master >= 0) {
 		if (relay_start(&relay, &sb->tty, master, e) < 0) {
 			close(master);
@@ -123,8 +136,8 @@ int monitor_wait(struct sandbox *sb, int master, struct herr *e)
 		r = &relay;
 	}
 	/* The event sources: the init's exit, forwarded signals, the --timeout timer, the terminal
-	 * relay and, with --net slirp, the tap and libslirp's sockets and timers. Gathered afresh
-	 * each round. */
+	 * relay, the relays of fds 0-2 and, with --net slirp, the tap and libslirp's sockets and
+	 * timers. Gathered afresh each round. */
 	for (;;) {
 		struct signalfd_siginfo ssi;
 		int timeout = -1, n, in = -1, out = -1, timer, ci;
@@ -138,6 +151,7 @@ int monitor_wait(struct sandbox *sb, int master, struct herr *e)
 			in = pollset_add(&ps, r->len == 0 ? r->in : -1, POLLIN);
 			out = pollset_add(&ps, r->master, POLLIN | (r->len ? POLLOUT : 0));
 		}
+		stdfds_relay_fill(&fr, &ps);
 		if (sb->net)
 			netstack_fill(sb->net, &ps, &timeout);
 		n = poll(ps.v, ps.n, timeout);
@@ -161,12 +175,14 @@ int monitor_wait(struct sandbox *sb, int master, struct herr *e)
 			forward(sb, r, (int)ssi.ssi_signo);
 		if (r)
 			relay_step(r, pollset_revents(&ps, in), pollset_revents(&ps, out));
+		stdfds_relay_step(&fr, &ps);
 		if (sb->net)
 			netstack_dispatch(sb->net, &ps, n < 0);
 	}
 	free(ps.v);
 	if (r)
 		relay_finish(r);
+	stdfds_relay_finish(&fr);
 	if (early >= 0)
 		return early;
 	while (waitid(P_PIDFD, (id_t)sb->pidfd, &si, WEXITED) < 0)

@@ -27,7 +27,10 @@ void oci_terminal(const struct plan *p, struct tty_plan *t)
 {
 	if (!p->oci_terminal)
 		return;
-	t->use_pty = t->slave_out = t->slave_err = true;
+	/* the engine's console: fds 0-2 and the controlling terminal, its settings the engine's */
+	t->use_pty = t->ctty = true;
+	t->slave[0] = t->slave[1] = t->slave[2] = true;
+	t->have_mode = false;
 }
 
 /* What conmon (and runc's recvtty) expect: one message on the unix socket, the pty master as

@@ -33,6 +33,8 @@ struct oci {
 	const char *log;  /* --log FILE: errors and warnings go there too */
 	bool log_json;
 	FILE *logf;
+	int argc; /* main's, for the plan's launcher_args */
+	char **argv;
 };
 
 static void log_line(const struct oci *o, const char *level, const char *msg)
@@ -217,6 +219,7 @@ static int create_in(const struct oci *o, const struct create_args *a, const cha
 	if (!bundle)
 		return herr_set(e, errno, "bundle %s", a->bundle);
 	plan_init(&p);
+	plan_set_launcher(&p, o->argc, o->argv);
 	/* root (or podman's root) needs no keeper: its own ids, one to one (oci_host_ids) */
 	p.oci_host_ids = oci_may_map_ids();
 	if (oci_config_load(bundle, &p, o->logf ? o->logf : stderr, &s.annotations, e) < 0 ||
@@ -739,7 +742,7 @@ int oci_main(int argc, char **argv)
 	    cmd_list,	cmd_features, cmd_spec,	 cmd_exec, cmd_ps,
 	};
 	char root[PATH_MAX];
-	struct oci o = {0};
+	struct oci o = {.argc = argc, .argv = argv};
 	struct herr e = {0};
 	int i = parse_globals(&o, argc, argv, &e), r = 1;
 

@@ -11,6 +11,16 @@ void plan_init(struct plan *p)
 	p->hostname = xstrdup("hutch");
 }
 
+void plan_set_launcher(struct plan *p, int argc, char **argv)
+{
+	/* The kernel lays the strings out one after the other, argv[0] first: the area
+	 * /proc/PID/cmdline reads (arg_start to arg_end). */
+	if (argc < 1)
+		return;
+	p->launcher_args = argv[0];
+	p->launcher_args_len = (size_t)(argv[argc - 1] - argv[0]) + strlen(argv[argc - 1]) + 1;
+}
+
 void plan_free_strv(char **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

@@ -62,6 +62,10 @@ struct idmap_extent_req {
 
 struct plan {
 	char **argv; /* the command and its arguments, NULL-terminated */
+	/* The launcher's own command line: main's argv strings, one contiguous area of its
+	 * memory, which the init overwrites in its copy (init_hide_launcher). */
+	char *launcher_args;
+	size_t launcher_args_len;
 
 	bool has_uid, has_gid;
 	uid_t uid; /* the id inside that the caller's own uid maps to */
@@ -175,6 +179,8 @@ struct plan {
 };
 
 void plan_init(struct plan *p);
+/* Record main's argv area (from argv[0] to the end of its last string) as launcher_args. */
+void plan_set_launcher(struct plan *p, int argc, char **argv);
 void plan_free(struct plan *p);
 void plan_add_mount(struct plan *p, enum mount_kind kind, const char *src, const char *dst,
 		    uint64_t size);

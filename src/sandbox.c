@@ -3,13 +3,13 @@
  *
  *   monitor (outside)                     init (pid 1 inside)              command (pid 2)
  *   -----------------                     -------------------              ---------------
- *   id maps (keeper), cgroup (limits), env, tty
+ *   id maps (keeper), cgroup (limits), env, tty and relays of fds 0-2
  *   clone3(every namespace) ------------> wait for the id maps
  *   id maps, then GO ------------------> private root, pivot_root
  *   v1 cgroups, then GO again ----------> cgroup namespace, /sys/fs/cgroup
  *                                         hostname, loopback up
  *                                         time namespace for the command
- *                                         pty (if stdin is a terminal), rlimits
+ *                                         pty (if fds 0-2 hold a terminal), rlimits
  *   relay, forward signals <------ READY  fork ------------------------->  session/pty, fds, cwd,
  *                                         reap, forward signals            caps, no_new_privs, exec
  *   (timeout: SIGTERM, grace, kill all)
@@ -189,7 +189,7 @@ static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 	    mounts_finish_root(p, e) < 0 ||	      /* host root detached, root read-only */
 	    send_ready(sb, tap, master, e) < 0)	      /* monitor: built (OCI: hooks may look) */
 		return -1;
-	init_supervise(command, ready, sb->sock[1]);
+	init_supervise(command, ready, sb->sock[1], p->launcher_args, p->launcher_args_len);
 }
 
 __attribute__((noreturn)) static void init_main(struct sandbox *sb)
@@ -197,6 +197,7 @@ __attribute__((noreturn)) static void init_main(struct sandbox *sb)
 	struct herr e = {0};
 
 	close(sb->sock[0]);
+	stdfds_close_outer(&sb->fds);
 	cgroup_close_fds(&sb->cg);
 	if (sb->ids.keeper_netns >= 0)
 		close(sb->ids.keeper_netns);
@@ -506,12 +507,14 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 	    check_pass_fds(p, e) < 0 || channel_pair(sb->sock, e) < 0)
 		return -1;
 	sb->envp = env_build(p, &sb->ids);
-	terminal_probe(&sb->tty);
+	if (stdfds_probe(&sb->fds, &sb->tty, e) < 0) /* the caller's terminal, files (stdfds.h) */
+		return -1;
 	oci_terminal(p, &sb->tty); /* OCI: process.terminal (issue 8) */
 	cwd = getcwd(NULL, 0);
 	sb->cwd = cwd;
 	if (clone_sandbox(sb, e) < 0)
 		return -1;
+	stdfds_close_inner(&sb->fds); /* the init's now: EOF reaches the relay when it ends */
 	/* Our memory holds nothing secret, but keep other processes of the user from ptracing
 	 * the process that holds the sandbox's pty and pidfd. (After the clone, so the child
 	 * stays readable for newuidmap.) */
@@ -544,6 +547,8 @@ static void sandbox_free(struct sandbox *sb)
 	for (int i = 0; i < 2; i++)
 		if (sb->sock[i] >= 0)
 			close(sb->sock[i]);
+	stdfds_close_inner(&sb->fds);
+	stdfds_close_outer(&sb->fds);
 	env_free(sb->envp);
 	free(sb->cwd);
 	user_free(&sb->ids);
@@ -585,6 +590,7 @@ int sandbox_run(const struct plan *p, struct herr *e)
 	    .pid = -1,
 	    .pidfd = -1,
 	    .tap = -1,
+	    .fds = STDFDS_INIT,
 	    .dbus = DBUS_PROXY_INIT,
 	};
 	int master = -1, status;

@@ -7,6 +7,7 @@
 #include "dbus.h"
 #include "errors.h"
 #include "plan.h"
+#include "stdfds.h"
 #include "terminal.h"
 #include "user.h"
 
@@ -15,6 +16,7 @@ struct sandbox {
 	struct ids ids;
 	char **envp; /* the command's environment */
 	struct tty_plan tty;
+	struct stdfds fds; /* the command's fds 0-2: passed, the pty, or relayed (stdfds.h) */
 	char *cwd;   /* the caller's working directory, tried inside */
 	int sock[2]; /* [0] the monitor's end, [1] the init's */
 	pid_t pid;   /* the init, as seen from outside */

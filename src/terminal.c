@@ -9,15 +9,19 @@
 
 #include "util.h"
 
-void terminal_probe(struct tty_plan *t)
+void terminal_probe(struct tty_plan *t, int fd)
 {
-	memset(t, 0, sizeof(*t));
-	t->use_pty = isatty(STDIN_FILENO);
-	if (!t->use_pty)
-		return;
-	t->slave_out = isatty(STDOUT_FILENO);
-	t->slave_err = isatty(STDERR_FILENO);
-	t->have_size = ioctl(STDIN_FILENO, TIOCGWINSZ, &t->size) == 0;
+	t->use_pty = true;
+	t->term = fd;
+	t->ctty = fd == STDIN_FILENO;
+	t->have_size = ioctl(fd, TIOCGWINSZ, &t->size) == 0;
+	/* Output only: the pty passes the command's bytes on as they are (no output processing of
+	 * its own), and the caller's terminal, cooked as it is, processes them as it would have
+	 * processed the command's own writes. */
+	if (!t->ctty && tcgetattr(fd, &t->mode) == 0) {
+		t->mode.c_oflag &= ~(tcflag_t)OPOST;
+		t->have_mode = true;
+	}
 }
 
 int terminal_open_pty(const struct tty_plan *t, struct herr *e)
@@ -42,18 +46,32 @@ int terminal_attach(const struct tty_plan *t, int master, struct herr *e)
 		return herr_set(e, errno, "setsid");
 	if (!t->use_pty)
 		return 0; /* no controlling terminal at all: TIOCSTI has nothing to push into */
-	/* TIOCGPTPEER opens the peer of this very master, with no path to race on. */
-	slave = ioctl(master, TIOCGPTPEER, O_RDWR);
+	/* TIOCGPTPEER opens the peer of this very master, with no path to race on. O_NOCTTY: a
+	 * session leader would take it as its controlling terminal by opening it. */
+	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
 	if (slave < 0)
 		return herr_set(e, errno, "cannot open the pseudo-terminal's slave");
-	if (ioctl(slave, TIOCSCTTY, 0) < 0)
+	if (t->ctty && ioctl(slave, TIOCSCTTY, 0) < 0)
 		return herr_set(e, errno,
 				"cannot make the pseudo-terminal the controlling terminal");
-	if (dup2(slave, STDIN_FILENO) < 0 || (t->slave_out && dup2(slave, STDOUT_FILENO) < 0) ||
-	    (t->slave_err && dup2(slave, STDERR_FILENO) < 0))
-		return herr_set(e, errno, "dup2");
+	if (t->have_mode && tcsetattr(slave, TCSANOW, &t->mode) < 0)
+		return herr_set(e, errno, "cannot set the pseudo-terminal's settings");
+	for (int fd = 0; fd < 3; fd++)
+		if (t->slave[fd] && dup2(slave, fd) < 0)
+			return herr_set(e, errno, "dup2");
 	close(master);
 	return 0;
+}
+
+/* Where the pty's output goes: the caller's terminal on stdout or stderr; with a terminal on
+ * stdin only, that terminal when it is open for writing (the keys' echo shows where they are
+ * typed), else stderr. */
+static int output_fd(const struct tty_plan *t)
+{
+	if (t->slave[STDOUT_FILENO] || t->slave[STDERR_FILENO])
+		return t->slave[STDOUT_FILENO] ? STDOUT_FILENO : STDERR_FILENO;
+	return (fcntl(STDIN_FILENO, F_GETFL) & O_ACCMODE) != O_RDONLY ? STDIN_FILENO
+								      : STDERR_FILENO;
 }
 
 int relay_start(struct relay *r, const struct tty_plan *t, int master, struct herr *e)
@@ -61,12 +79,16 @@ int relay_start(struct relay *r, const struct tty_plan *t, int master, struct he
 	struct termios raw;
 
 	memset(r, 0, sizeof(*r));
-	r->in = STDIN_FILENO;
+	r->ctty = t->ctty;
+	r->in = t->ctty ? STDIN_FILENO : -1;
 	r->master = master;
-	r->out = t->slave_out ? STDOUT_FILENO : STDERR_FILENO;
+	r->term = t->term;
+	r->out = output_fd(t);
 	/* Non-blocking master: a sandbox that stops reading cannot wedge the monitor. */
 	if (fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK) < 0)
 		return herr_set(e, errno, "fcntl on the pty");
+	if (!t->ctty)
+		return 0; /* output only: we read no keys, the caller's terminal stays as it is */
 	if (tcgetattr(STDIN_FILENO, &r->saved) < 0)
 		return herr_set(e, errno, "cannot read the terminal's settings");
 	raw = r->saved;
@@ -148,6 +170,6 @@ void relay_resize(const struct relay *r)
 {
 	struct winsize ws;
 
-	if (r->master >= 0 && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+	if (r->master >= 0 && ioctl(r->term, TIOCGWINSZ, &ws) == 0)
 		ioctl(r->master, TIOCSWINSZ, &ws);
 }

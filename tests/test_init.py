@@ -20,6 +20,17 @@ def test_pid_1_is_hutch_init(sh):
     assert r.stdout == "hutch-init\n"
 
 
+def test_pid_1_cmdline_is_only_the_inits_name(run, userns, tmp_path):
+    # /proc/PID/cmdline takes no access right; the init is a copy of the
+    # launcher, whose command line holds host paths (here a bind's source)
+    # and every option. Inside, pid 1 shows its own name and nothing else.
+    src = tmp_path / "host-secret-dir"
+    src.mkdir()
+    r = ok(run("run", "--ro-bind", f"{src}:/data", "--setenv", "X=launcher-arg",
+               "--", "cat", "/proc/1/cmdline"))
+    assert r.stdout == "hutch-init\0", repr(r.stdout)
+
+
 def test_command_is_pid_2(sh):
     r = ok(sh("echo $$; cut -d' ' -f4 /proc/$$/stat"))
     pid, ppid = r.stdout.split()

@@ -133,6 +133,27 @@ def test_lifecycle(oci, bundle, tmp_path):
     assert not (oci.root / "c1").exists()
 
 
+def test_pid_1_cmdline_shows_no_bundle_path(oci, bundle):
+    # the init is a copy of `hutch --root STATE create --bundle HOSTPATH ID`
+    b = bundle(spec(["cat", "/proc/1/cmdline"]))
+    oci("create", "--bundle", str(b), "cmdline", check=0)
+    oci("start", "cmdline", check=0)
+    wait_status(oci, "cmdline", "stopped")
+    assert oci.out.read_bytes() == b"hutch-init\0"
+    oci("delete", "cmdline", check=0)
+
+
+def test_created_command_shows_no_launcher_cmdline(oci, bundle):
+    # between create and start the command (pid 2) waits, a fork of the init
+    oci("create", "--bundle", str(bundle(spec(["sleep", "30"]))), "waiting",
+        check=0)
+    init = status(oci, "waiting")["pid"]
+    children = Path(f"/proc/{init}/task/{init}/children").read_text().split()
+    assert len(children) == 1, children
+    assert Path(f"/proc/{children[0]}/cmdline").read_bytes() == b"hutch-init\0"
+    oci("delete", "--force", "waiting", check=0)
+
+
 def test_kill_sigterm_in_created_state_and_delete(oci, bundle):
     oci("create", "--bundle", str(bundle(spec(["sleep", "30"]))), "c2",
         check=0)

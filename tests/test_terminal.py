@@ -6,6 +6,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import struct
 import subprocess
 import termios
@@ -314,3 +315,154 @@ def test_interactive_shell_in_tmux(hutch_bin, userns, tmp_path):
         assert rcfile.read_text().strip() == "5"
     finally:
         subprocess.run(tmux + ["kill-server"], capture_output=True, timeout=10)
+
+
+# The caller's terminal on stdout or stderr only (`hutch run -- prog <
+# /dev/null` in a shell): the command gets a pty there too, so what it does to
+# "its terminal" stays inside. N_NULL and -echo on the caller's own terminal
+# would outlive hutch (a shell left without echo, its output discarded).
+N_TTY = 0
+BREAK_TERMINAL = r"""
+import fcntl, os, struct, sys, termios
+ttys = [fd for fd in (0, 1, 2) if os.isatty(fd)]  # N_NULL answers no TCGETS
+out = [f"{fd}:" + os.readlink(f"/proc/self/fd/{fd}") for fd in ttys]
+for fd in ttys:
+    a = termios.tcgetattr(fd)
+    a[3] &= ~(termios.ECHO | termios.ICANON)
+    termios.tcsetattr(fd, termios.TCSANOW, a)
+for fd in ttys:
+    fcntl.ioctl(fd, termios.TIOCSETD, struct.pack("i", 27))  # N_NULL
+out.append("stdin:" + os.readlink("/proc/self/fd/0"))
+# field 7 of /proc/self/stat, tty_nr: 0 without a controlling terminal
+out.append("ctty:" + open("/proc/self/stat").read().rsplit(")", 1)[1].split()[4])
+open(sys.argv[1], "w").write(" ".join(out))
+os._exit(0)  # no flush at exit into a terminal that now refuses writes
+"""
+
+
+def line_discipline(fd):
+    return struct.unpack("i", fcntl.ioctl(fd, termios.TIOCGETD,
+                                          b"\0\0\0\0"))[0]
+
+
+def run_with_outer_tty_on(which, args):
+    """hutch ARGS with stdin /dev/null and the fds in `which` (of 1, 2) on a
+    pty we hold, the others a pipe. Returns (exit code, the pipes' output,
+    what reached the terminal, its termios before and after, its line
+    discipline after)."""
+    master, slave = os.openpty()
+    before = termios.tcgetattr(slave)
+    std = {fd: slave if fd in which else subprocess.PIPE for fd in (1, 2)}
+    try:
+        proc = subprocess.Popen(
+            [HUTCH, "run", *args], stdin=subprocess.DEVNULL, stdout=std[1],
+            stderr=std[2], start_new_session=True, close_fds=True)
+        out, err = proc.communicate(timeout=30)
+        seen = b""
+        while select.select([master], [], [], 0.05)[0]:
+            try:
+                seen += os.read(master, 4096)
+            except OSError:
+                break
+        ldisc = line_discipline(slave)
+        try:
+            after = termios.tcgetattr(slave)
+        except termios.error as e:  # N_NULL answers no TCGETS
+            after = e
+        return (proc.returncode, (out or b"") + (err or b""),
+                seen.decode(errors="replace"), before, after, ldisc)
+    finally:
+        os.close(master), os.close(slave)
+
+
+@pytest.mark.parametrize("which", [(1,), (2,), (1, 2)],
+                         ids=["stdout", "stderr", "both"])
+def test_outer_terminal_on_stdout_stderr_is_never_the_commands(
+        hutch_bin, userns, tmp_path, which):
+    rc, piped, seen, before, after, ldisc = run_with_outer_tty_on(
+        which, ["--bind", f"{tmp_path}:/out", "--", "python3", "-c",
+                BREAK_TERMINAL, "/out/report"])
+    assert rc == 0, (piped, seen)
+    assert ldisc == N_TTY, "the command set the caller's line discipline"
+    assert after == before, "the command changed the caller's terminal"
+    report = (tmp_path / "report").read_text().split()
+    # it saw a terminal where the caller had one: its own pty, inside; stdin
+    # stays what it was; and no controlling terminal, as without a pty
+    assert report == [f"{fd}:/dev/pts/0" for fd in which] + [
+        "stdin:/dev/null", "ctty:0"], report
+
+
+def test_output_reaches_the_outer_terminal_unchanged(hutch_bin, userns):
+    rc, piped, seen, *_ = run_with_outer_tty_on(
+        (1,), ["--", "sh", "-c", "printf 'one\\ntwo\\n'; echo x > /dev/stdout; "
+               "f=$(readlink /proc/$$/fd/1); echo $f >&2"])
+    assert rc == 0, piped
+    assert piped.decode().strip() == "/dev/pts/0", piped
+    # the outer terminal's own ONLCR makes \r\n, once: the pty adds nothing
+    assert seen == "one\r\ntwo\r\nx\r\n", repr(seen)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_stdin_not_a_terminal_in_tmux_leaves_the_terminal_alone(
+        hutch_bin, userns, tmp_path):
+    # The case from a shell: `hutch run -- prog < /dev/null` in a real
+    # terminal, prog breaking the terminal it sees on stdout and stderr.
+    sock = str(tmp_path / "tmux.sock")
+    done = tmp_path / "done"
+    tmux = ["tmux", "-S", sock, "-f", "/dev/null"]
+    (tmp_path / "break.py").write_text(BREAK_TERMINAL)
+    cmd = (f"{HUTCH} run --bind {tmp_path}:/t -- python3 /t/break.py "
+           f"/t/report < /dev/null; echo $? > {done}; sleep 30")
+    env = dict(os.environ, TERM="xterm")
+    env.pop("TMUX", None)
+    subprocess.run(tmux + ["new-session", "-d", "-s", "t", cmd], check=True,
+                   env=env, timeout=10)
+    try:
+        pane_tty = subprocess.run(
+            tmux + ["display-message", "-p", "-t", "t", "#{pane_tty}"],
+            capture_output=True, text=True, check=True,
+            timeout=10).stdout.strip()
+        end = time.monotonic() + DEADLINE
+        while not (done.exists() and done.read_text().strip()):
+            if time.monotonic() > end:
+                pytest.fail("hutch did not finish in the tmux pane")
+            time.sleep(0.05)
+        assert done.read_text().strip() == "0"
+        fd = os.open(pane_tty, os.O_RDWR | os.O_NOCTTY)
+        try:
+            ldisc = line_discipline(fd)
+            assert ldisc == N_TTY, "the pane's terminal lost its line discipline"
+            lflag = termios.tcgetattr(fd)[3]
+        finally:
+            os.close(fd)
+        assert lflag & termios.ECHO and lflag & termios.ICANON, (
+            "the pane's terminal was left without echo")
+        assert (tmp_path / "report").read_text().split()[:2] == [
+            "1:/dev/pts/0", "2:/dev/pts/0"]
+    finally:
+        subprocess.run(tmux + ["kill-server"], capture_output=True, timeout=10)
+
+
+def test_window_size_reaches_an_output_only_pty(hutch_bin, userns):
+    # No controlling terminal, so the kernel tells the command nothing when
+    # the pty's size changes: hutch resizes it and passes SIGWINCH on itself.
+    master, slave = os.openpty()
+    set_winsize(slave, 24, 80)
+    size = "import os, sys; print(*os.get_terminal_size(1), file=sys.stderr)"
+    script = (f"trap 'python3 -c \"{size}\"; exit 0' WINCH; echo ready >&2; "
+              "while :; do sleep 0.05; done")
+    proc = subprocess.Popen([HUTCH, "run", "--", "sh", "-c", script],
+                            stdin=subprocess.DEVNULL, stdout=slave,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        assert proc.stderr.readline() == b"ready\n"
+        set_winsize(master, 30, 90)
+        proc.send_signal(signal.SIGWINCH)
+        _, out = proc.communicate(timeout=DEADLINE)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master), os.close(slave)
+    assert proc.returncode == 0
+    assert out.split()[-2:] == [b"90", b"30"], out  # columns, lines
