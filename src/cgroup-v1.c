@@ -16,17 +16,18 @@ static int put(const struct cg_hier *h, const char *file, unsigned long long v, 
 	return 0;
 }
 
-int cgroup_v1_limits(const struct plan *p, const struct cg_hier *h, struct herr *e)
+int cgroup_v1_limits(const struct plan *p, const struct bounds *b, const struct cg_hier *h,
+		     struct herr *e)
 {
-	if ((h->ctrls & CG_MEMORY) && p->memory) {
-		if (put(h, "memory.limit_in_bytes", p->memory, e) < 0)
+	if ((h->ctrls & CG_MEMORY) && b->memory) {
+		if (put(h, "memory.limit_in_bytes", b->memory, e) < 0)
 			return -1;
 		/* memsw only exists with swap accounting; without it swap is not limited here, so
 		 * say so rather than pretend */
 		if (p->memory_swap && put(h, "memory.memsw.limit_in_bytes", p->memory_swap, e) < 0)
 			return herr_hint(e, "the kernel needs swap accounting (swapaccount=1)");
 	}
-	if ((h->ctrls & CG_PIDS) && p->pids && put(h, "pids.max", p->pids, e) < 0)
+	if ((h->ctrls & CG_PIDS) && b->pids && put(h, "pids.max", b->pids, e) < 0)
 		return -1;
 	if ((h->ctrls & CG_CPU) && p->cpu_quota_us &&
 	    (put(h, "cpu.cfs_period_us", CPU_PERIOD_US, e) < 0 ||
@@ -108,8 +109,16 @@ void cgroup_v1_stats(const struct cg_hier *h, struct cg_stats *s)
 		/* v1 counts a kill in the victim's own memcg (the leaf), not where the limit is */
 		s->oom_kills = cg_keyed(h->leaf, "memory.oom_control", "oom_kill");
 	}
-	if ((h->ctrls & CG_PIDS) && s->pids_peak < 0)
+	if ((h->ctrls & CG_PIDS) && s->pids_peak < 0) {
+		int64_t leaf = cg_keyed(h->leaf, "pids.events", "max");
+
 		s->pids_peak = cg_number(h->fd, "pids.peak");
+		/* where the kernel counts a refused fork (the limit's cgroup or the forker's)
+		 * changed over the versions: the larger count is the one */
+		s->pids_max_hits = cg_keyed(h->fd, "pids.events", "max");
+		if (leaf > s->pids_max_hits)
+			s->pids_max_hits = leaf;
+	}
 	if ((h->ctrls & CG_CPUACCT) && s->user_us < 0 &&
 	    (v = cg_number(h->fd, "cpuacct.usage_user")) >= 0) {
 		s->user_us = v / 1000;

@@ -7,20 +7,21 @@
 
 #include "cgroup.h"
 
-int cgroup_v2_limits(const struct plan *p, const struct cg_hier *h, struct herr *e)
+int cgroup_v2_limits(const struct plan *p, const struct bounds *b, const struct cg_hier *h,
+		     struct herr *e)
 {
 	const char *file = NULL;
 	int r = 0;
 
-	if ((h->ctrls & CG_MEMORY) && p->memory) {
-		r = cg_write(h->fd, file = "memory.max", "%llu", (unsigned long long)p->memory);
+	if ((h->ctrls & CG_MEMORY) && b->memory) {
+		r = cg_write(h->fd, file = "memory.max", "%llu", (unsigned long long)b->memory);
 		/* v2 counts swap apart from memory; --memory-swap is the sum, as in Docker */
 		if (!r && p->memory_swap)
 			r = cg_write(h->fd, file = "memory.swap.max", "%llu",
 				     (unsigned long long)(p->memory_swap - p->memory));
 	}
-	if (!r && (h->ctrls & CG_PIDS) && p->pids)
-		r = cg_write(h->fd, file = "pids.max", "%llu", (unsigned long long)p->pids);
+	if (!r && (h->ctrls & CG_PIDS) && b->pids)
+		r = cg_write(h->fd, file = "pids.max", "%llu", (unsigned long long)b->pids);
 	if (!r && (h->ctrls & CG_CPU) && p->cpu_quota_us)
 		r = cg_write(h->fd, file = "cpu.max", "%llu %d",
 			     (unsigned long long)p->cpu_quota_us, CPU_PERIOD_US);
@@ -56,6 +57,12 @@ void cgroup_v2_stats(const struct cg_hier *h, struct cg_stats *s)
 		s->memory_peak = cg_number(h->fd, "memory.peak");
 		s->oom_kills = cg_keyed(h->fd, "memory.events", "oom_kill");
 	}
-	if (h->ctrls & CG_PIDS)
+	if (h->ctrls & CG_PIDS) {
+		int64_t leaf = cg_keyed(h->leaf, "pids.events", "max");
+
 		s->pids_peak = cg_number(h->fd, "pids.peak");
+		s->pids_max_hits = cg_keyed(h->fd, "pids.events", "max");
+		if (leaf > s->pids_max_hits)
+			s->pids_max_hits = leaf; /* see cgroup_v1_stats */
+	}
 }

@@ -83,7 +83,8 @@ bool cg_has(int dirfd, const char *file)
 
 unsigned cgroup_needed(const struct plan *p)
 {
-	return (p->memory || p->memory_swap ? CG_MEMORY : 0) | (p->pids ? CG_PIDS : 0) |
+	return (plan_memory_given(p) || p->memory_swap ? CG_MEMORY : 0) |
+	       (plan_pids_given(p) ? CG_PIDS : 0) |
 	       (p->cpu_quota_us || p->cpu_weight ? CG_CPU : 0) | (p->io_weight ? CG_IO : 0);
 }
 
@@ -378,8 +379,8 @@ static int oci_cgroup_parents(struct cg_hier *h)
 	return mkdir_p(h->parent, 0755, 0755);
 }
 
-static int make_one(const struct plan *p, const struct cgroup *cg, struct cg_hier *h,
-		    struct herr *e)
+static int make_one(const struct plan *p, const struct bounds *b, const struct cgroup *cg,
+		    struct cg_hier *h, struct herr *e)
 {
 	remove_stale(h->parent);
 	h->dir = xasprintf("%s/%s", h->parent, p->oci_cgroup ? p->oci_cgroup : cg->name);
@@ -398,7 +399,7 @@ static int make_one(const struct plan *p, const struct cgroup *cg, struct cg_hie
 	if (mkdirat(h->fd, "sandbox", 0755) < 0 ||
 	    (h->leaf = openat(h->fd, "sandbox", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return herr_set(e, errno, "cannot create cgroup %s/sandbox", h->dir);
-	return h == &cg->v2 ? cgroup_v2_limits(p, h, e) : cgroup_v1_limits(p, h, e);
+	return h == &cg->v2 ? cgroup_v2_limits(p, b, h, e) : cgroup_v1_limits(p, b, h, e);
 }
 
 /* Which controllers the host has on v2 (a controller lives on v1 or v2, never both). */
@@ -436,56 +437,120 @@ static void try_systemd_scope(const struct plan *p, struct cgroup *cg)
 		cg_write(fd, "cgroup.procs", "0"); /* "0": the writer itself */
 }
 
+/* The controllers the default limits would like (limits.h): used where delegated, else the
+ * rlimits stand in, quietly. */
+static unsigned cgroup_wanted(const struct plan *p)
+{
+	return (p->memory ? 0 : CG_MEMORY) | (p->pids ? 0 : CG_PIDS);
+}
+
+/* v2 for the controllers it has: the needed ones, and the wanted ones where they can be had. */
+static int choose_v2(const struct plan *p, struct cgroup *cg, unsigned need, unsigned want,
+		     struct herr *e)
+{
+	struct herr quiet = {0};
+
+	cg->v2.ctrls = 0;
+	if (!cg->has_v2)
+		return 0;
+	if (want && v2_parent(p, cg, need | want, &quiet) == 0) {
+		cg->v2.ctrls = need | want;
+		return 0;
+	}
+	if (v2_parent(p, cg, need, e) < 0)
+		return -1;
+	cg->v2.ctrls = need;
+	return 0;
+}
+
 /*
  * Each needed controller goes to the hierarchy that has it: v1 where a v1 hierarchy is mounted
  * with it (hybrid hosts), else v2. One that no hierarchy offers is v2's too: on a pure v2 host
  * a controller missing from the delegated cgroup is a matter of delegation, and v2_parent says
- * which systemd drop-in hands it down.
+ * which systemd drop-in hands it down. A wanted one (a default limit) is only taken where it is
+ * there to take.
  */
 static int choose(const struct plan *p, struct cgroup *cg, struct herr *e)
 {
-	unsigned need = cgroup_needed(p), on_v1 = 0, on_v2, v1_want;
+	unsigned need = cgroup_needed(p), want = cgroup_wanted(p), on_v1 = 0, v2_has, v1_want;
+	bool asked = plan_has_cgroup_limit(p) || p->timeout_ms || p->report || p->oci_cgroup;
 
 	for (size_t i = 0; i < cg->n_v1; i++)
 		on_v1 |= cg->v1[i].ctrls;
-	on_v2 = cg->has_v2 ? need & (v2_host_ctrls(cg) | ~on_v1) : 0;
-	/* any cgroup wanted (a limit, or the kill switch for --timeout): where our own v2
-	 * cgroup is not ours to write, a user manager may delegate one */
-	if (cg->has_v2 && !p->cgroup_parent && !(cg->v2.parent && writable(cg->v2.parent)))
+	v2_has = v2_host_ctrls(cg);
+	/* a cgroup asked for (a limit, or the kill switch for --timeout): where our own v2
+	 * cgroup is not ours to write, a user manager may delegate one; the defaults alone do
+	 * not ask it (a D-Bus round trip and a unit for every run) */
+	if (asked && cg->has_v2 && !p->cgroup_parent && !(cg->v2.parent && writable(cg->v2.parent)))
 		try_systemd_scope(p, cg);
-	if (cg->has_v2 && v2_parent(p, cg, on_v2, e) < 0)
+	if (choose_v2(p, cg, need & (v2_has | ~on_v1), want & v2_has & ~on_v1, e) < 0)
 		return -1;
-	cg->v2.ctrls = on_v2;
-	/* v1 also for the report's numbers, and the freezer when there is no v2 to kill with */
-	v1_want = (need & ~on_v2) | (p->report ? CG_MEMORY | CG_PIDS | CG_CPUACCT : 0) |
-		  (cg->v2.parent ? 0 : CG_FREEZER);
+	/* v1 also for the report's numbers, and the freezer when there is no v2 to kill with.
+	 * The defaults alone go without it: each v1 move of the init costs an RCU grace period
+	 * (cgroup_attach), and the end of the pid namespace kills everything anyway. */
+	v1_want = ((need | want) & ~cg->v2.ctrls) |
+		  (p->report ? CG_MEMORY | CG_PIDS | CG_CPUACCT : 0) |
+		  (cg->v2.parent || !asked ? 0 : CG_FREEZER);
+	need &= ~cg->v2.ctrls;
 	for (size_t i = 0; i < cg->n_v1; i++) {
 		struct cg_hier *h = &cg->v1[i];
 		bool ok = h->parent && writable(h->parent);
 
-		if ((h->ctrls & need & ~on_v2) && !ok)
-			return no_delegation(
-			    ctrl_names[__builtin_ctz(h->ctrls & need & ~on_v2)].option,
-			    "the v1 hierarchy's", h->parent, e);
+		if ((h->ctrls & need) && !ok)
+			return no_delegation(ctrl_names[__builtin_ctz(h->ctrls & need)].option,
+					     "the v1 hierarchy's", h->parent, e);
 		if (!(h->ctrls & v1_want) || !ok) {
 			free(h->parent);
 			h->parent = NULL;
 		}
 		need &= ~h->ctrls;
 	}
-	if (need & ~on_v2) {
-		_cleanup_free_ char *names = bits_names(need & ~on_v2, false);
+	if (need) {
+		_cleanup_free_ char *names = bits_names(need, false);
 		herr_set(e, 0, "the %s controller is not available on this host", names);
 		return herr_hint(e, "no cgroup hierarchy has it mounted");
 	}
 	return 0;
 }
 
-int cgroup_setup(const struct plan *p, struct cgroup *cg, struct herr *e)
+/* Does the sandbox's cgroup hold this controller? */
+static const struct cg_hier *holding(const struct cgroup *cg, unsigned bit)
 {
+	if (cg->v2.parent && (cg->v2.ctrls & bit))
+		return &cg->v2;
+	for (size_t i = 0; i < cg->n_v1; i++)
+		if (cg->v1[i].parent && (cg->v1[i].ctrls & bit))
+			return &cg->v1[i];
+	return NULL;
+}
+
+/* The lowest memory limit above the sandbox's cgroup (0: none), so that a default limit is a
+ * share of what the delegation may use. v1 says it in one number; v2 is read up the tree. */
+static uint64_t parent_memory(const struct cgroup *cg, const struct cg_hier *h)
+{
+	_cleanup_free_ char *d = xstrdup(h->parent);
+	uint64_t low = 0;
+
+	for (;;) {
+		_cleanup_close_ int fd = open(d, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		int64_t v = h == &cg->v2 ? cg_number(fd, "memory.max")
+					 : cg_keyed(fd, "memory.stat", "hierarchical_memory_limit");
+
+		if (v > 0 && (!low || (uint64_t)v < low))
+			low = (uint64_t)v;
+		if (h != &cg->v2 || strlen(d) <= strlen(h->mount))
+			return low;
+		*strrchr(d, '/') = 0;
+	}
+}
+
+int cgroup_setup(const struct plan *p, struct cgroup *cg, struct bounds *b, struct herr *e)
+{
+	const struct cg_hier *mem;
 	uint32_t rnd = 0;
 
 	cg->v2.fd = cg->v2.leaf = -1;
+	limits_resolve(p, false, false, 0, b); /* without a cgroup: the rlimits stand in */
 	if (limits_check(p, e) < 0)
 		return -1;
 	if (!plan_wants_cgroup(p))
@@ -508,10 +573,13 @@ int cgroup_setup(const struct plan *p, struct cgroup *cg, struct herr *e)
 		return 0;
 	}
 	cg->active = true;
-	if (cg->v2.parent && make_one(p, cg, &cg->v2, e) < 0)
+	mem = holding(cg, CG_MEMORY);
+	limits_resolve(p, mem != NULL, holding(cg, CG_PIDS) != NULL,
+		       mem ? parent_memory(cg, mem) : 0, b);
+	if (cg->v2.parent && make_one(p, b, cg, &cg->v2, e) < 0)
 		return -1;
 	for (size_t i = 0; i < cg->n_v1; i++)
-		if (cg->v1[i].parent && make_one(p, cg, &cg->v1[i], e) < 0)
+		if (cg->v1[i].parent && make_one(p, b, cg, &cg->v1[i], e) < 0)
 			return -1;
 	if (p->verbose)
 		for (size_t i = 0; i <= cg->n_v1; i++) {
@@ -581,7 +649,7 @@ void cgroup_kill(const struct cgroup *cg)
 
 void cgroup_read_stats(const struct cgroup *cg, struct cg_stats *s)
 {
-	*s = (struct cg_stats){-1, -1, -1, -1, -1};
+	*s = (struct cg_stats){-1, -1, -1, -1, -1, -1};
 	if (!cg->active)
 		return;
 	if (cg->v2.dir)

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "errors.h"
+#include "limits.h"
 #include "plan.h"
 
 enum {
@@ -57,11 +58,14 @@ struct cg_stats {
 	int64_t memory_peak;
 	int64_t oom_kills;
 	int64_t pids_peak;
+	int64_t pids_max_hits; /* forks refused at the pids limit */
 };
 
-/* Monitor, before the clone: find the delegation, create the cgroups, write the limits. Does
- * nothing when the plan wants no cgroup. */
-int cgroup_setup(const struct plan *p, struct cgroup *cg, struct herr *e);
+/* Monitor, before the clone: find the delegation, create the cgroups, write the limits, and
+ * resolve the limits in force into b (those no cgroup holds are left to rlimits). Makes no
+ * cgroup when the plan wants none, or when only default limits want one and none is
+ * delegated. */
+int cgroup_setup(const struct plan *p, struct cgroup *cg, struct bounds *b, struct herr *e);
 /* The fd for clone3's CLONE_INTO_CGROUP, or -1 (no v2 cgroup). */
 int cgroup_clone_fd(const struct cgroup *cg);
 /* Monitor, after GO: move the init into the v1 cgroups, then tell it (a second MSG_GO). */
@@ -92,14 +96,16 @@ int64_t cg_number(int dirfd, const char *file);
 /* Does the file exist in the directory? */
 bool cg_has(int dirfd, const char *file);
 
-int cgroup_v1_limits(const struct plan *p, const struct cg_hier *h, struct herr *e);
+int cgroup_v1_limits(const struct plan *p, const struct bounds *b, const struct cg_hier *h,
+		     struct herr *e);
 void cgroup_v1_kill(const struct cg_hier *h);
 void cgroup_v1_stats(const struct cg_hier *h, struct cg_stats *s);
-int cgroup_v2_limits(const struct plan *p, const struct cg_hier *h, struct herr *e);
+int cgroup_v2_limits(const struct plan *p, const struct bounds *b, const struct cg_hier *h,
+		     struct herr *e);
 void cgroup_v2_kill(const struct cg_hier *h);
 void cgroup_v2_stats(const struct cg_hier *h, struct cg_stats *s);
 /* Ask the user's systemd (session bus) for a transient scope NAME.scope with Delegate=yes
  * holding the calling process; 0 once we are in it, -1 where there is no such manager. */
 int cgroup_systemd_scope(const char *name, bool verbose);
-/* Which CG_* controllers the plan's limits need. */
+/* Which CG_* controllers the plan's limits need (the explicit ones; defaults only want). */
 unsigned cgroup_needed(const struct plan *p);

@@ -1,5 +1,7 @@
 #include "dryrun.h"
 
+#include "limits.h"
+
 #include <string.h>
 #include <sys/capability.h>
 
@@ -51,15 +53,19 @@ static void print_network(FILE *out, const struct plan *p)
 static void print_limits(FILE *out, const struct plan *p)
 {
 	fputs("limits:", out);
-	if (!p->memory && !p->memory_swap && !p->pids && !p->cpu_quota_us && !p->cpu_weight &&
-	    !p->io_weight && !p->timeout_ms && !p->n_rlimits)
-		fputs(" none (no cgroup of its own)", out);
-	if (p->memory)
+	if (p->memory == LIMIT_MAX)
+		fputs(" memory=max", out);
+	else if (p->memory)
 		fprintf(out, " memory=%llu", (unsigned long long)p->memory);
+	else
+		fputs(" memory=default (half of RAM or of the delegated cgroup's limit)", out);
 	if (p->memory_swap)
 		fprintf(out, " memory+swap=%llu", (unsigned long long)p->memory_swap);
-	if (p->pids)
-		fprintf(out, " pids=%llu", (unsigned long long)p->pids);
+	if (p->pids == LIMIT_MAX)
+		fputs(" pids=max", out);
+	else
+		fprintf(out, " pids=%llu%s", (unsigned long long)(p->pids ? p->pids : PIDS_DEFAULT),
+			p->pids ? "" : " (default)");
 	if (p->cpu_quota_us)
 		fprintf(out, " cpus=%.2f", (double)p->cpu_quota_us / CPU_PERIOD_US);
 	if (p->cpu_weight)

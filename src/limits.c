@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/sysinfo.h>
 
 #include "options.h"
 #include "util.h"
@@ -55,6 +56,10 @@ static int count_arg(const char *opt, const char *arg, uint64_t lo, uint64_t hi,
 
 int limits_set_memory(struct plan *p, const char *opt, const char *arg, struct herr *e)
 {
+	if (strcmp(arg, "max") == 0) {
+		p->memory = LIMIT_MAX;
+		return 0;
+	}
 	return size_arg(opt, arg, &p->memory, e);
 }
 
@@ -65,6 +70,10 @@ int limits_set_memory_swap(struct plan *p, const char *opt, const char *arg, str
 
 int limits_set_pids(struct plan *p, const char *opt, const char *arg, struct herr *e)
 {
+	if (strcmp(arg, "max") == 0) {
+		p->pids = LIMIT_MAX;
+		return 0;
+	}
 	/* the init and the command are two processes already */
 	return count_arg(opt, arg, 2, 4194304, &p->pids, e);
 }
@@ -195,13 +204,54 @@ int limits_set_cgroup_parent(struct plan *p, const char *opt, const char *arg, s
 
 int limits_check(const struct plan *p, struct herr *e)
 {
-	if (p->memory_swap && !p->memory)
+	if (p->memory_swap && !plan_memory_given(p))
 		return herr_set(e, 0, "--memory-swap needs --memory (it is memory plus swap)");
 	if (p->memory_swap && p->memory_swap < p->memory)
 		return herr_set(e, 0,
 				"--memory-swap must be at least --memory (it is memory plus "
 				"swap)");
+	/* tmpfs pages are charged to the sandbox's memory: a tmpfs as large as the limit would
+	 * end in an OOM kill of the whole job where a full disk should say ENOSPC */
+	for (size_t i = 0; i < p->n_mounts && plan_memory_given(p); i++)
+		if (p->mounts[i].kind == MOUNT_TMPFS && p->mounts[i].size >= p->memory) {
+			herr_set(e, 0, "--tmpfs %s: its size is not below --memory %llu bytes",
+				 p->mounts[i].dst, (unsigned long long)p->memory);
+			return herr_hint(e,
+					 "give the tmpfs a size below the memory limit (files in "
+					 "it count as the sandbox's memory)");
+		}
 	return 0;
+}
+
+static uint64_t ram_bytes(void)
+{
+	struct sysinfo si;
+
+	return sysinfo(&si) == 0 ? (uint64_t)si.totalram * si.mem_unit : 0;
+}
+
+void limits_resolve(const struct plan *p, bool memory_cg, bool pids_cg, uint64_t parent_memory,
+		    struct bounds *b)
+{
+	uint64_t base = ram_bytes();
+
+	if (memory_cg && parent_memory && (!base || parent_memory < base))
+		base = parent_memory;
+	*b = (struct bounds){0};
+	b->memory = p->memory ? p->memory : base / MEMORY_DEFAULT_SHARE;
+	if (p->memory == LIMIT_MAX)
+		b->memory = 0;
+	b->pids = p->pids ? p->pids : PIDS_DEFAULT;
+	if (p->pids == LIMIT_MAX)
+		b->pids = 0;
+	b->memory_cgroup = memory_cg && b->memory;
+	b->pids_cgroup = pids_cg && b->pids;
+	b->tmpfs = TMPFS_DEFAULT_MAX;
+	if (b->memory && b->memory / 2 < b->tmpfs)
+		b->tmpfs = b->memory / 2;
+	/* never 0: to the kernel, a tmpfs of size 0 has no limit at all */
+	if (b->tmpfs < TMPFS_DEFAULT_MIN)
+		b->tmpfs = TMPFS_DEFAULT_MIN;
 }
 
 const char *limits_rlimit_name(int resource)
@@ -212,8 +262,37 @@ const char *limits_rlimit_name(int resource)
 	return "?";
 }
 
-int limits_apply_rlimits(const struct plan *p, struct herr *e)
+static bool rlimit_given(const struct plan *p, int resource)
 {
+	for (size_t i = 0; i < p->n_rlimits; i++)
+		if (p->rlimits[i].resource == resource)
+			return true;
+	return false;
+}
+
+/* Soft and hard alike: a soft limit alone the sandbox could raise again itself. Never above the
+ * hard limit hutch itself runs under (that one only root may raise). */
+static int stand_in(const struct plan *p, int resource, uint64_t v, struct herr *e)
+{
+	struct rlimit rl;
+
+	if (!v || rlimit_given(p, resource) || getrlimit(resource, &rl) < 0)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < v)
+		v = rl.rlim_max;
+	rl.rlim_cur = rl.rlim_max = v;
+	if (setrlimit(resource, &rl) < 0)
+		return herr_set(e, errno, "cannot set the sandbox's default RLIMIT_%s",
+				resource == RLIMIT_NPROC ? "NPROC" : "DATA");
+	return 0;
+}
+
+int limits_apply_rlimits(const struct plan *p, const struct bounds *b, struct herr *e)
+{
+	/* no cgroup holds the default limits: the kernel's per-user-namespace counters do */
+	if (b && ((!b->pids_cgroup && stand_in(p, RLIMIT_NPROC, b->pids, e) < 0) ||
+		  (!b->memory_cgroup && stand_in(p, RLIMIT_DATA, b->memory, e) < 0)))
+		return -1;
 	for (size_t i = 0; i < p->n_rlimits; i++) {
 		const struct rlimit_req *r = &p->rlimits[i];
 		struct rlimit rl = {.rlim_cur = r->soft, .rlim_max = r->hard};

@@ -18,7 +18,6 @@
 /* Where the new root is assembled before pivot_root. Covering /tmp is harmless: this is our own
  * mount namespace, and every bind source was opened before the cover went on. */
 #define STAGING "/tmp"
-#define TMP_SIZE "1G" /* the default /tmp is size-limited */
 
 struct root {
 	int fd;		     /* the new root, an O_PATH fd */
@@ -28,6 +27,7 @@ struct root {
 	struct overlays ov;  /* --rootfs, --image, --overlay */
 	const struct plan *p;
 	const struct ids *ids;
+	char tmpfs[24]; /* the size of every tmpfs without one (bounds.tmpfs), in bytes */
 	struct herr *e;
 };
 
@@ -135,13 +135,15 @@ static bool is_dir_fd(int fd)
 	return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Every tmpfs has a size: the kernel's default, half of the RAM, is the host's memory, and a
+ * full tmpfs under a memory limit must say ENOSPC, not end in an OOM kill (limits.h). */
 static int new_tmpfs(const char *mode, const char *size, unsigned attrs)
 {
 	char mode_opt[32], size_opt[48];
-	const char *opts[3] = {mode_opt, size ? size_opt : NULL, NULL};
+	const char *opts[3] = {mode_opt, size_opt, NULL};
 
 	snprintf(mode_opt, sizeof(mode_opt), "mode=%s", mode);
-	snprintf(size_opt, sizeof(size_opt), "size=%s", size ? size : "");
+	snprintf(size_opt, sizeof(size_opt), "size=%s", size);
 	return new_fs("tmpfs", opts, attrs | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 }
 
@@ -182,7 +184,8 @@ static int bind_fresh(int dirfd, const char *name, const char *host, bool recurs
  * root's own tmpfs, each bound onto itself: the bind keeps its own flags (writable, noexec) when
  * the root mount goes read-only. One tmpfs instead of five: a tmpfs made and torn down again
  * costs about 40 us of the start here (perf), more than the rest of a mount. They share the
- * root's size limit (TMP_SIZE). An image root keeps a tmpfs each (its directories are its own).
+ * root's size limit (bounds.tmpfs). An image root keeps a tmpfs each (its directories are its
+ * own), each of that size.
  */
 static int self_bind(int at, mode_t mode, unsigned long long attrs)
 {
@@ -407,7 +410,7 @@ static int dev_fs(struct root *r)
 	for (size_t i = 0; i < ARRAY_SIZE(dev_links); i++)
 		if (symlinkat(dev_links[i][1], dev, dev_links[i][0]) < 0)
 			return herr_set(r->e, errno, "cannot create /dev/%s", dev_links[i][0]);
-	if ((err = scratch_fresh(r, dev, "shm", 01777, NULL, MOUNT_ATTR_NOEXEC)) < 0)
+	if ((err = scratch_fresh(r, dev, "shm", 01777, r->tmpfs, MOUNT_ATTR_NOEXEC)) < 0)
 		return herr_set(r->e, -err, "cannot mount /dev/shm");
 	return 0;
 }
@@ -418,7 +421,7 @@ static int scratch_dirs(struct root *r)
 
 	_cleanup_close_ int home = -1;
 
-	if ((err = scratch_fresh(r, r->fd, "tmp", 01777, TMP_SIZE, 0)) < 0)
+	if ((err = scratch_fresh(r, r->fd, "tmp", 01777, r->tmpfs, 0)) < 0)
 		return herr_set(r->e, -err, "cannot mount /tmp");
 	/* an image or --rootfs has its own homes, in its writable root */
 	if (strcmp(r->ids->home, "/") == 0 || r->p->n_layers)
@@ -475,7 +478,7 @@ static int user_mounts(struct root *r, const int *fds)
 			continue; /* a -try source that is not there */
 		if (m->kind == MOUNT_TMPFS) {
 			snprintf(size, sizeof(size), "%llu", (unsigned long long)m->size);
-			err = tmpfs_at(r, m->dst, "0755", m->size ? size : NULL, 0);
+			err = tmpfs_at(r, m->dst, "0755", m->size ? size : r->tmpfs, 0);
 		} else {
 			err = attach(r, fds[i], m->dst, is_dir_fd(fds[i]) ? PATH_DIR : PATH_FILE);
 		}
@@ -547,7 +550,7 @@ static int staging_root(struct root *r)
 {
 	char opts[64];
 
-	r->staging = overlay_prepare(r->p, r->ids, &r->ov, r->e);
+	r->staging = overlay_prepare(r->p, r->ids, &r->ov, r->tmpfs, r->e);
 	if (r->staging == (char *)-1)
 		return -1;
 	if (!r->staging)
@@ -556,7 +559,7 @@ static int staging_root(struct root *r)
 		return overlay_root(&r->ov, r->staging, r->e) < 0 ? -1 : open_root(r);
 
 	/* The root belongs to root inside when that id is mapped, as on any system. */
-	snprintf(opts, sizeof(opts), "mode=0755,size=%s%s%s", TMP_SIZE,
+	snprintf(opts, sizeof(opts), "mode=0755,size=%s%s%s", r->tmpfs,
 		 r->ids->subids || r->ids->uid == 0 ? ",uid=0" : "",
 		 r->ids->subids || r->ids->gid == 0 ? ",gid=0" : "");
 	if (mount("tmpfs", r->staging, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
@@ -642,7 +645,8 @@ static void fds_close(struct fds *f)
 	free(f->v);
 }
 
-int mounts_build_root(const struct plan *p, const struct ids *ids, struct herr *e)
+int mounts_build_root(const struct plan *p, const struct ids *ids, uint64_t tmpfs_size,
+		      struct herr *e)
 {
 	__attribute__((cleanup(fds_close))) struct fds sources = {xcalloc(p->n_mounts, sizeof(int)),
 								  p->n_mounts};
@@ -652,6 +656,7 @@ int mounts_build_root(const struct plan *p, const struct ids *ids, struct herr *
 
 	for (size_t i = 0; i < p->n_mounts; i++)
 		sources.v[i] = -1;
+	snprintf(r.tmpfs, sizeof(r.tmpfs), "%llu", (unsigned long long)tmpfs_size);
 	/* Nothing we mount may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return herr_set(e, errno, "cannot make the mount namespace private");
@@ -668,10 +673,8 @@ int mounts_build_root(const struct plan *p, const struct ids *ids, struct herr *
 
 static void default_root_describe(FILE *out)
 {
-	fprintf(out,
-		"  tmpfs      /                 (size %s, read-only once built; its "
-		"scratch\n             directories below stay writable)\n",
-		TMP_SIZE);
+	fprintf(out, "  tmpfs      /                 (the default size, read-only once built; its "
+		     "scratch\n             directories below stay writable)\n");
 	fprintf(out, "  ro-bind    /usr\n");
 	for (size_t i = 0; i < ARRAY_SIZE(usr_links); i++) {
 		char host[32], target[PATH_MAX];
@@ -705,8 +708,8 @@ void mounts_describe(const struct plan *p, const struct ids *ids, FILE *out)
 		fprintf(out, "  dev-bind   /dev/%s\n", dev_nodes[i]);
 	fprintf(out, "  devpts     /dev/pts          (new instance)\n");
 	if (p->n_layers)
-		fprintf(out, "  tmpfs      /dev/shm\n  tmpfs      /tmp              (size %s)\n",
-			TMP_SIZE);
+		fprintf(out, "  tmpfs      /dev/shm          (the default size)\n"
+			     "  tmpfs      /tmp              (the default size)\n");
 	else
 		fprintf(out, "  scratch    /dev/shm\n  scratch    /tmp\n");
 	if (strcmp(ids->home, "/") != 0 && !p->n_layers)
@@ -715,8 +718,11 @@ void mounts_describe(const struct plan *p, const struct ids *ids, FILE *out)
 		const struct mount_req *m = &p->mounts[i];
 
 		if (m->kind == MOUNT_TMPFS)
-			fprintf(out, "  tmpfs      %s%s%llu\n", m->dst, m->size ? "  size " : "",
-				(unsigned long long)m->size);
+			if (m->size)
+				fprintf(out, "  tmpfs      %s  size %llu\n", m->dst,
+					(unsigned long long)m->size);
+			else
+				fprintf(out, "  tmpfs      %s  (the default size)\n", m->dst);
 		else
 			fprintf(out, "  %-10s %s <- %s%s\n", kind_option(m->kind) + 2, m->dst,
 				m->src, m->optional ? "  (if it exists)" : "");

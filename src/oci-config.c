@@ -741,6 +741,9 @@ int oci_config_load(const char *bundle, struct plan *p, FILE *warnf, json_object
 	int r = -1;
 
 	*annotations = NULL;
+	/* A container has the limits config.json gives it, and no others (runtime-spec): none of
+	 * hutch run's defaults */
+	p->memory = p->pids = LIMIT_MAX;
 	if (!cfg) {
 		if (access(path, R_OK) < 0)
 			return herr_set(e, errno, "%s", path);

@@ -253,7 +253,7 @@ static int confine(const struct oci_state *s, const struct plan *p, struct herr 
 	struct ids ids = {
 	    .home = s->home ? s->home : (char *)"/", .keeper_netns = -1, .keeper_ipcns = -1, .keeper_conn = -1};
 
-	return limits_apply_rlimits(p, e) < 0 || caps_drop(p->caps_keep, ~0ULL, e) < 0 ||
+	return limits_apply_rlimits(p, NULL, e) < 0 || caps_drop(p->caps_keep, ~0ULL, e) < 0 ||
 		       landlock_apply_scoped(p, &ids, false, e) < 0 || sc_apply(p, e) < 0
 		   ? -1
 		   : 0;

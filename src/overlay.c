@@ -243,9 +243,10 @@ static int persist_dirs(struct overlays *ov, struct herr *e)
 }
 
 const char *overlay_prepare(const struct plan *p, const struct ids *ids, struct overlays *ov,
-			    struct herr *e)
+			    const char *size, struct herr *e)
 {
 	char *const fail = (char *)-1;
+	char opts[48];
 
 	*ov = (struct overlays){.scratch = -1, .upper = -1, .work = -1, .p = p, .ids = ids};
 	if (!p->n_layers && !p->n_overlays)
@@ -264,8 +265,10 @@ const char *overlay_prepare(const struct plan *p, const struct ids *ids, struct 
 			return fail;
 	if (p->persist && p->n_layers && persist_dirs(ov, e) < 0)
 		return fail;
-	/* Our own mount namespace: covering /tmp hides nothing from anyone else. */
-	if (mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") < 0) {
+	/* Our own mount namespace: covering /tmp hides nothing from anyone else. The upper
+	 * layers are memory: sized like every tmpfs of the sandbox (limits.h). */
+	snprintf(opts, sizeof(opts), "mode=0700,size=%s", size);
+	if (mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0) {
 		herr_set(e, errno, "cannot mount a private tmpfs for the overlays' upper layers");
 		return fail;
 	}

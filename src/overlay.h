@@ -22,11 +22,12 @@ struct overlays {
 	const struct ids *ids;
 };
 
-/* Open every layer and host directory, then cover /tmp with the private tmpfs. Returns the path
- * where the new root must be assembled ("/tmp/root"), NULL when no overlay is asked for, or
- * (char *)-1 on error. */
+/* Open every layer and host directory, then cover /tmp with the private tmpfs (of SIZE bytes,
+ * a decimal string: the throw-away upper layers live in it). Returns the path where the new
+ * root must be assembled ("/tmp/root"), NULL when no overlay is asked for, or (char *)-1 on
+ * error. */
 const char *overlay_prepare(const struct plan *p, const struct ids *ids, struct overlays *ov,
-			    struct herr *e);
+			    const char *size, struct herr *e);
 /* Mount the root's overlay at `target` (the path overlay_prepare returned). */
 int overlay_root(struct overlays *ov, const char *target, struct herr *e);
 /* Each --overlay PATH, at PATH inside the new root `rootfd`. */

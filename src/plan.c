@@ -113,13 +113,25 @@ void plan_add_pass_fd(struct plan *p, int fd)
 	p->pass_fds[p->n_pass_fds++] = fd;
 }
 
-bool plan_has_cgroup_limit(const struct plan *p)
+bool plan_memory_given(const struct plan *p)
 {
-	return p->memory || p->memory_swap || p->pids || p->cpu_quota_us || p->cpu_weight ||
-	       p->io_weight;
+	return p->memory && p->memory != LIMIT_MAX;
 }
 
+bool plan_pids_given(const struct plan *p)
+{
+	return p->pids && p->pids != LIMIT_MAX;
+}
+
+bool plan_has_cgroup_limit(const struct plan *p)
+{
+	return plan_memory_given(p) || p->memory_swap || plan_pids_given(p) || p->cpu_quota_us ||
+	       p->cpu_weight || p->io_weight;
+}
+
+/* The default memory and pids limits (limits.h) go to a cgroup where one is delegated. */
 bool plan_wants_cgroup(const struct plan *p)
 {
-	return plan_has_cgroup_limit(p) || p->timeout_ms || p->report || p->oci_cgroup;
+	return plan_has_cgroup_limit(p) || !p->memory || !p->pids || p->timeout_ms || p->report ||
+	       p->oci_cgroup;
 }

@@ -19,7 +19,7 @@ struct mount_req {
 	enum mount_kind kind;
 	char *src;     /* host path (binds only) */
 	char *dst;     /* absolute path inside the sandbox */
-	uint64_t size; /* tmpfs size in bytes, 0 = the kernel's default */
+	uint64_t size; /* tmpfs size in bytes, 0 = hutch's default (limits.h, bounds.tmpfs) */
 	bool create;   /* --bind-create: make SRC (a directory) on the host when missing */
 	bool optional; /* the -try variants: a missing SRC is skipped */
 };
@@ -52,6 +52,8 @@ struct rlimit_req {
 };
 
 #define CPU_PERIOD_US 100000
+/* --memory max, --pids max: no limit at all (0 in those fields: hutch's default, limits.h) */
+#define LIMIT_MAX UINT64_MAX
 
 /* OCI runtime mode (issue 8): the namespaces config.json may join by path, besides the network's */
 enum oci_ns { OCI_NS_USER, OCI_NS_IPC, OCI_NS_UTS, OCI_NS_CGROUP, OCI_NS_PID, OCI_NS_COUNT };
@@ -107,9 +109,9 @@ struct plan {
 	size_t n_allow;
 
 	/* ---- cgroups, limits, timeout, report (issue 5) ---- */
-	uint64_t memory;       /* bytes; 0: no limit */
+	uint64_t memory;       /* bytes; 0: the default (limits.h); LIMIT_MAX: none */
 	uint64_t memory_swap;  /* memory + swap, bytes; 0: no limit */
-	uint64_t pids;	       /* 0: no limit */
+	uint64_t pids;	       /* 0: the default (limits.h); LIMIT_MAX: none */
 	uint64_t cpu_quota_us; /* per CPU_PERIOD_US; 0: no limit */
 	uint64_t cpu_weight;   /* 1..10000 (cgroup v2's scale); 0: unset */
 	uint64_t io_weight;    /* 1..10000; 0: unset */
@@ -188,8 +190,11 @@ void plan_add_env(struct plan *p, const char *name, const char *value);
 void plan_add_pass_fd(struct plan *p, int fd);
 /* Does the plan need a cgroup of the sandbox's own (a limit, a timeout or a report)? */
 bool plan_wants_cgroup(const struct plan *p);
-/* Does it ask for a limit that only a cgroup can enforce? */
+/* Does it ask for a limit that only a cgroup can enforce (given explicitly, not a default)? */
 bool plan_has_cgroup_limit(const struct plan *p);
+/* Was --memory / --pids given as a number (not left to the default, not max)? */
+bool plan_memory_given(const struct plan *p);
+bool plan_pids_given(const struct plan *p);
 /* String vectors (layers, overlays): append a copy; free n entries and the vector. */
 void plan_add_str(char ***v, size_t *n, const char *s);
 void plan_free_strv(char **v, size_t n);

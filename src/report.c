@@ -26,18 +26,29 @@ static json_object *num_or_null(int64_t v)
 	return v < 0 ? NULL : json_object_new_int64(v);
 }
 
-static json_object *limits_json(const struct plan *p)
+/* What enforces a limit: the cgroup, or the rlimit that stands in for it (limits.h). */
+static json_object *by(bool cgroup, const char *rlimit)
+{
+	return json_object_new_string(cgroup ? "cgroup" : rlimit);
+}
+
+static json_object *limits_json(const struct plan *p, const struct bounds *b)
 {
 	json_object *o = json_object_new_object(), *rl = json_object_new_object();
 
-	if (p->memory)
+	if (b->memory) {
 		json_object_object_add(o, "memory_bytes",
-				       json_object_new_int64((int64_t)p->memory));
+				       json_object_new_int64((int64_t)b->memory));
+		json_object_object_add(o, "memory_by", by(b->memory_cgroup, "rlimit data"));
+	}
 	if (p->memory_swap)
 		json_object_object_add(o, "memory_swap_bytes",
 				       json_object_new_int64((int64_t)p->memory_swap));
-	if (p->pids)
-		json_object_object_add(o, "pids", json_object_new_int64((int64_t)p->pids));
+	if (b->pids) {
+		json_object_object_add(o, "pids", json_object_new_int64((int64_t)b->pids));
+		json_object_object_add(o, "pids_by", by(b->pids_cgroup, "rlimit nproc"));
+	}
+	json_object_object_add(o, "tmpfs_bytes", json_object_new_int64((int64_t)b->tmpfs));
 	if (p->cpu_quota_us)
 		json_object_object_add(
 		    o, "cpus", json_object_new_double((double)p->cpu_quota_us / CPU_PERIOD_US));
@@ -104,9 +115,10 @@ static json_object *build(const struct plan *p, const struct cgroup *cg, const s
 	json_object_object_add(o, "peak_memory_bytes", num_or_null(s.memory_peak));
 	json_object_object_add(o, "oom_kills", num_or_null(s.oom_kills));
 	json_object_object_add(o, "peak_pids", num_or_null(s.pids_peak));
+	json_object_object_add(o, "pids_limit_hits", num_or_null(s.pids_max_hits));
 	if (r->error)
 		json_object_object_add(o, "error", json_object_new_string(r->error));
-	json_object_object_add(o, "limits", limits_json(p));
+	json_object_object_add(o, "limits", limits_json(p, r->bounds));
 	json_object_object_add(o, "cgroups", cgroups_json(cg));
 	return o;
 }

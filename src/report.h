@@ -11,7 +11,8 @@ struct run_result {
 	bool timed_out; /* --timeout fired */
 	double wall_s;	/* from the start of the sandbox to its end */
 	struct cg_stats stats;
-	const char *error; /* why the sandbox could not be built, or NULL */
+	const struct bounds *bounds; /* the limits in force (limits.h) */
+	const char *error;	     /* why the sandbox could not be built, or NULL */
 };
 
 /* Write the report to plan->report ("-": stderr). */

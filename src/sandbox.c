@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,18 @@ static int send_ready(const struct sandbox *sb, int tap, int master, struct herr
 	return 0;
 }
 
+/* The root's tmpfs mounts are sized by the limits in force (limits.h). */
+static int build_root(const struct sandbox *sb, struct herr *e)
+{
+	return mounts_build_root(sb->plan, &sb->ids, sb->bounds.tmpfs, e);
+}
+
+/* The rlimits that stand in for the limits no cgroup holds, then --rlimit. */
+static int rlimits(const struct sandbox *sb, struct herr *e)
+{
+	return limits_apply_rlimits(sb->plan, &sb->bounds, e);
+}
+
 static int cgroup_moved(const struct sandbox *sb, struct herr *e)
 {
 	return cgroup_await_attach(&sb->cg, sb->sock[1], e);
@@ -175,7 +188,7 @@ static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 	if (caps_drop_bounding(p->caps_keep | CAPS_BOUNDING_LATE, e) < 0 ||
 	    await_maps(sb, e) < 0 ||		      /* user namespace: ids mapped */
 	    open_tap(sb, &tap, e) < 0 ||	      /* --net slirp, own net namespace */
-	    mounts_build_root(p, &sb->ids, e) < 0 ||  /* mount namespace: private root */
+	    build_root(sb, e) < 0 ||		      /* mount namespace: private root */
 	    cgroup_moved(sb, e) < 0 ||		      /* the monitor moved us (v1 cgroups) */
 	    cgroup_enter_namespace(&sb->cg, e) < 0 || /* cgroup namespace, at our own cgroup */
 	    cgroup_mount_view(&sb->cg, e) < 0 ||      /* /sys/fs/cgroup: our subtree, read-only */
@@ -184,7 +197,7 @@ static int sandbox_inside(const struct sandbox *sb, struct herr *e)
 	    sysctls(sb, e) < 0 ||		      /* OCI: linux.sysctl (issue 8) */
 	    time_namespace(p->verbose, e) < 0 ||      /* time namespace */
 	    open_terminal(sb, &master, e) < 0 ||      /* our own pty */
-	    limits_apply_rlimits(p, e) < 0 ||	      /* --rlimit, inherited by the command */
+	    rlimits(sb, e) < 0 ||		      /* default limits no cgroup holds, --rlimit */
 	    start_command(sb, master, &command, &ready, e) < 0 || /* caps, nnp, exec */
 	    mounts_finish_root(p, e) < 0 ||	      /* host root detached, root read-only */
 	    send_ready(sb, tap, master, e) < 0)	      /* monitor: built (OCI: hooks may look) */
@@ -491,6 +504,27 @@ static int await_ready(struct sandbox *sb, int *master, struct herr *e)
 	return herr_set(e, r < 0 ? errno : 0, "the sandbox's init died during setup");
 }
 
+/* The monitor moves the init into its v1 cgroups. An init that already failed (a bind source
+ * missing) is gone by then, but said why before it went: that is the error, not the broken
+ * pipe or the missing process it leaves. */
+static int attach(struct sandbox *sb, struct herr *e)
+{
+	struct herr init_e = {0};
+	int master = -1;
+
+	if (cgroup_attach(&sb->cg, sb->pid, sb->sock[0], e) == 0)
+		return 0;
+	/* an init still alive waits for our word: then the failure is ours to tell */
+	if (sb->pidfd < 0 ||
+	    poll(&(struct pollfd){.fd = sb->pidfd, .events = POLLIN}, 1, 1000) != 1)
+		return -1;
+	if (await_ready(sb, &master, &init_e) < 0 && init_e.msg[0])
+		*e = init_e;
+	if (master >= 0)
+		close(master);
+	return -1;
+}
+
 static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 {
 	const struct plan *p = sb->plan;
@@ -502,7 +536,7 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 	if (dbus_proxy_start(p, &sb->dbus, e) < 0 || mounts_create_sources(p, e) < 0 ||
 	    prepare_network(sb, e) < 0 || user_prepare(p, &sb->ids, e) < 0 ||
 	    oci_user_maps(p, &sb->ids, e) < 0 || /* OCI: the engine's id maps (issue 8) */
-	    cgroup_setup(p, &sb->cg, e) < 0 ||
+	    cgroup_setup(p, &sb->cg, &sb->bounds, e) < 0 ||
 	    oci_join_netns(p, &sb->ids, e) < 0 || /* OCI: the engine's netns (issue 8) */
 	    check_pass_fds(p, e) < 0 || channel_pair(sb->sock, e) < 0)
 		return -1;
@@ -527,7 +561,7 @@ static int start_sandbox(struct sandbox *sb, int *master, struct herr *e)
 		  sb->ids.subids ? ", nested in the keeper's" : " (own ids only)");
 	if (channel_send(sb->sock[0], MSG_GO, NULL, -1) < 0)
 		return herr_set(e, errno, "cannot reach the sandbox's init");
-	if (cgroup_attach(&sb->cg, sb->pid, sb->sock[0], e) < 0) /* v1, while the init mounts */
+	if (attach(sb, e) < 0) /* v1 cgroups, while the init mounts */
 		return -1;
 	/* The keeper connection stays open until the sandbox ends (sandbox_free): see keeper.h. */
 	if (await_ready(sb, master, e) < 0)
@@ -566,7 +600,7 @@ static double since(const struct timespec *t0)
 /* Once the init is gone: nothing of the sandbox may outlive it, then the numbers. */
 static int finish(struct sandbox *sb, int status, const struct timespec *t0, struct herr *e)
 {
-	struct run_result r = {.status = status, .timed_out = sb->timed_out};
+	struct run_result r = {.status = status, .timed_out = sb->timed_out, .bounds = &sb->bounds};
 	struct herr report_err = {0};
 
 	cgroup_kill(&sb->cg);

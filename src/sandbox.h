@@ -24,6 +24,7 @@ struct sandbox {
 	bool net_ready;	      /* the init was born in the keeper's fresh network namespace */
 	bool ipc_ready;	      /* ...and in its fresh IPC namespace */
 	struct cgroup cg;     /* the sandbox's own cgroup (issue 5), when the plan wants one */
+	struct bounds bounds; /* the limits in force, and which the cgroup holds (limits.h) */
 	bool timed_out;	      /* --timeout fired */
 	int tap;	      /* --net slirp: the monitor's /dev/net/tun fd (tap0 inside), or -1 */
 	struct netstack *net; /* --net slirp: libslirp and the egress policy (src/slirp.h) */

@@ -4,7 +4,10 @@ every attempt failed the safe way; any "ESCAPE" line fails the test. Host
 canaries (for the ptrace and kill attacks) and the host's abstract socket are
 set up here, outside the sandbox. See SECURITY.md for the table."""
 
+import errno
+import glob
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HUTCH, TIMEOUT, ok
+from cgtools import need_delegation, own_cgroup_dirs, report_of
+from conftest import HUTCH, TIMEOUT, ok, subid_ranges
 
 ESCAPE_DIR = Path(HUTCH).resolve().parent / "tests" / "escape"
 
@@ -141,11 +145,116 @@ def test_hostname_and_clock(sandbox, escape_dir):
     assert socket.gethostname() == before
 
 
-def test_fork_bomb_and_memory_hog_leave_host_alive(sandbox, escape_dir):
+BOMB = re.compile(r"^bomb: (\d+) processes, (\d+) forks refused \((.*)\)$", re.M)
+HOG = re.compile(r"^hog: (.*) at (\d+) MiB$", re.M)
+
+
+def left_in(pidns):
+    """Our processes still in the pid namespace PIDNS (pid:[N])."""
+    left = []
+    for d in os.listdir("/proc"):
+        try:
+            if d.isdigit() and os.readlink(f"/proc/{d}/ns/pid") == pidns:
+                left.append(int(d))
+        except OSError:
+            pass
+    return left
+
+
+def hostile(sandbox, escape_dir, tmp_path, *args, opts=()):
+    """29: tests/escape/bomb, which sets no limit on itself, in a sandbox with
+    nothing but hutch's defaults; the host is fine afterwards and nothing of
+    it is left. Returns its bomb and hog lines and the report."""
+    rep = tmp_path / "bomb.json"
     t0 = time.monotonic()
-    attack(sandbox, escape_dir, "bomb", timeout=TIMEOUT)
-    assert time.monotonic() - t0 < TIMEOUT
+    r = attack(sandbox, escape_dir, "bomb", *args, opts=("--report", rep, *opts),
+               timeout=60)
+    assert time.monotonic() - t0 < 60
     ok(subprocess.run(["true"], timeout=5))
+    ns = re.search(r"^pidns: (.*)$", r.stdout, re.M)
+    assert ns and not left_in(ns[1]), "the bomb's processes outlived the sandbox"
+    return BOMB.search(r.stdout), HOG.search(r.stdout), report_of(rep), r
+
+
+def assert_bomb_bounded(bomb, limits, by):
+    assert bomb, "no bomb line"
+    assert limits["pids"] == 4096 and limits["pids_by"] == by, limits
+    assert int(bomb[1]) <= 4096 and int(bomb[2]) >= 1, bomb[0]
+    assert bomb[3] == os.strerror(errno.EAGAIN), bomb[0]
+
+
+def test_fork_bomb_is_bounded_by_the_default_pids_cgroup(sandbox, escape_dir, tmp_path):
+    need_delegation("--pids=64")
+    bomb, _, j, r = hostile(sandbox, escape_dir, tmp_path, "fork")
+    assert_bomb_bounded(bomb, j["limits"], "cgroup")
+    assert j["pids_limit_hits"] >= 1 and j["peak_pids"] <= 4096, j
+
+
+@pytest.fixture
+def memory_parent():
+    """A v1 memory cgroup of ours with a 256 MiB limit, as a delegation with a
+    limit of its own looks: its path for --cgroup-parent."""
+    mounts = [m for m in own_cgroup_dirs() if os.path.basename(m) == "memory"]
+    if not mounts or not os.access(own_cgroup_dirs()[mounts[0]], os.W_OK):
+        pytest.skip("needs a writable v1 memory cgroup (a hybrid or v1 host)")
+    mount = mounts[0]
+    d = os.path.join(own_cgroup_dirs()[mount], f"bounds-{os.getpid()}")
+    os.mkdir(d)
+    try:
+        with open(f"{d}/memory.limit_in_bytes", "w") as f:
+            f.write(str(256 << 20))
+        yield d[len(mount):]
+    finally:
+        for sub in sorted(glob.glob(f"{d}/hutch-*/sandbox") + glob.glob(f"{d}/hutch-*"),
+                          key=len, reverse=True):
+            os.rmdir(sub)
+        os.rmdir(d)
+
+
+def test_memory_hog_is_bounded_by_the_default_memory_cgroup(sandbox, escape_dir, tmp_path,
+                                                             memory_parent):
+    """The default memory limit is half of what the delegation may use: here
+    half of its parent's 256 MiB; the hog, touching every page, is OOM-killed."""
+    need_delegation("--memory=64M")
+    _, hog, j, r = hostile(sandbox, escape_dir, tmp_path, "hog",
+                           opts=("--cgroup-parent", memory_parent))
+    assert j["limits"]["memory_bytes"] == 128 << 20 and j["limits"]["memory_by"] == "cgroup"
+    assert hog and hog[1] == "killed by signal 9" and int(hog[2]) <= 128, r.stdout
+    assert j["oom_kills"] >= 1 and j["peak_memory_bytes"] <= 128 << 20, j
+
+
+def assert_rlimits_bounded(bomb, hog, j, r):
+    assert_bomb_bounded(bomb, j["limits"], "rlimit nproc")
+    assert j["limits"]["memory_by"] == "rlimit data", j
+    assert hog and hog[1] == "refused (ENOMEM)", r.stdout
+    assert int(hog[2]) << 20 <= j["limits"]["memory_bytes"], (hog[0], j["limits"])
+    assert j["cgroups"] == {}, j
+
+
+def test_bomb_and_hog_are_bounded_without_a_cgroup(sandbox, escape_dir, tmp_path):
+    """No cgroup (none delegated under /): RLIMIT_NPROC, counted per user
+    namespace, stops the bomb; RLIMIT_DATA stops each process's hog."""
+    bomb, hog, j, r = hostile(sandbox, escape_dir, tmp_path, "fork", "hog-sparse",
+                              opts=("--cgroup-parent", "/"))
+    assert_rlimits_bounded(bomb, hog, j, r)
+
+
+@pytest.mark.nosub
+def test_bomb_and_hog_are_bounded_for_a_user_without_subids(sandbox, escape_dir, tmp_path):
+    """The single-id map: the sandbox runs as the caller's own uid, and still
+    only its own processes count against RLIMIT_NPROC (ucounts are per user
+    namespace), not the caller's processes on the host."""
+    if subid_ranges("uid"):
+        pytest.skip("this user has subordinate ids (tests/run uses hutch-nosub)")
+    sleepers = [subprocess.Popen(["sleep", "60"]) for _ in range(20)]
+    try:
+        bomb, hog, j, r = hostile(sandbox, escape_dir, tmp_path, "fork", "hog-sparse")
+    finally:
+        for p in sleepers:
+            p.kill()
+            p.wait()
+    assert_rlimits_bounded(bomb, hog, j, r)
+    assert int(bomb[1]) >= 4096 - 3, "the host's processes counted against the sandbox"
 
 
 def test_battery_detects_a_missing_layer(sandbox, escape_dir):

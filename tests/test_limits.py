@@ -2,6 +2,8 @@
 timeout (src/monitor.c) and rlimits (src/limits.c), as the unprivileged
 user. Every run is bounded by --timeout or a loop limit."""
 
+import os
+import resource as resource_mod
 import subprocess
 
 import pytest
@@ -94,6 +96,67 @@ def test_no_timeout_when_the_command_is_quick(sh, tmp_path):
     assert report_of(rep)["timed_out"] is False
 
 
+def proc_limits(text):
+    """/proc/self/limits: {"Max processes": (soft, hard), ...}, as text."""
+    out = {}
+    for line in text.splitlines()[1:]:
+        name, soft, hard = line[:26].strip(), *line[26:].split()[:2]
+        out[name] = (soft, hard)
+    return out
+
+
+def host_limit(resource):
+    soft, _ = resource_mod.getrlimit(resource)
+    return "unlimited" if soft == resource_mod.RLIM_INFINITY else str(soft)
+
+
+def test_default_limits_without_a_cgroup_are_rlimits(sh, tmp_path):
+    """10: no cgroup (none under /): RLIMIT_NPROC 4096 and RLIMIT_DATA half of
+    the RAM, soft and hard, so the sandbox cannot raise them again."""
+    rep = tmp_path / "r.json"
+    r = ok(sh("cat /proc/self/limits", "--cgroup-parent", "/", "--report", rep))
+    lim = proc_limits(r.stdout)
+    j = report_of(rep)["limits"]
+    ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert j["pids"] == 4096 and j["pids_by"] == "rlimit nproc"
+    assert j["memory_bytes"] == ram // 2 and j["memory_by"] == "rlimit data"
+    assert lim["Max processes"] == ("4096", "4096")
+    assert lim["Max data size"] == (str(ram // 2), str(ram // 2))
+
+
+def test_default_limits_in_a_delegated_cgroup(sh, tmp_path):
+    """With a cgroup, the cgroup holds them, and the rlimits stay the caller's."""
+    need_delegation("--pids=64")
+    rep = tmp_path / "r.json"
+    r = ok(sh("cat /proc/self/limits", "--report", rep))
+    lim = proc_limits(r.stdout)
+    j = report_of(rep)["limits"]
+    assert j["pids"] == 4096 and j["pids_by"] == "cgroup"
+    assert j["memory_by"] == "cgroup" and j["memory_bytes"] > 0
+    assert lim["Max processes"][0] == host_limit(resource_mod.RLIMIT_NPROC)
+    assert lim["Max data size"][0] == host_limit(resource_mod.RLIMIT_DATA)
+
+
+def test_max_means_no_limit(sh, tmp_path):
+    rep = tmp_path / "r.json"
+    r = ok(sh("cat /proc/self/limits", "--pids", "max", "--memory", "max",
+              "--cgroup-parent", "/", "--report", rep))
+    lim = proc_limits(r.stdout)
+    j = report_of(rep)["limits"]
+    assert "pids" not in j and "memory_bytes" not in j, j
+    assert j["tmpfs_bytes"] == 1 << 30
+    assert lim["Max processes"][0] == host_limit(resource_mod.RLIMIT_NPROC)
+    assert lim["Max data size"][0] == host_limit(resource_mod.RLIMIT_DATA)
+
+
+def test_rlimit_option_wins_over_the_default(sh):
+    r = ok(sh("cat /proc/self/limits", "--cgroup-parent", "/", "--rlimit", "nproc=100",
+              "--rlimit", "data=unlimited:unlimited"))
+    lim = proc_limits(r.stdout)
+    assert lim["Max processes"] == ("100", "100")
+    assert lim["Max data size"][0] == "unlimited"
+
+
 def test_rlimits_apply(sh):
     r = ok(sh("ulimit -n; ulimit -Hn; ulimit -c; ulimit -f",
               "--rlimit", "nofile=100:200", "--rlimit", "core=0",
@@ -126,6 +189,9 @@ def test_rlimit_cannot_raise_the_hard_limit(sh):
     (["--rlimit", "nofile=20:10"], "soft limit is above"),
     (["--memory-swap", "128M"], "needs --memory"),
     (["--memory", "128M", "--memory-swap", "64M"], "at least --memory"),
+    (["--memory", "max", "--memory-swap", "64M"], "needs --memory"),
+    (["--pids", "maximum"], "whole number"),
+    (["--memory", "64M", "--tmpfs", "/x:64M"], "not below --memory"),
     (["--cgroup-parent", "relative"], "absolute cgroup path"),
 ])
 def test_bad_values_are_clear_errors(sandbox, args, words):

@@ -6,7 +6,9 @@ import tempfile
 
 import pytest
 
+from cgtools import need_delegation, report_of
 from conftest import error_lines, mountinfo, ok, top_mount
+from test_overlay import rootfs  # noqa: F401 (a fixture)
 
 MiB = 1024 * 1024
 
@@ -269,14 +271,60 @@ def test_tmpfs_option(sh):
     assert m is not None and m["fstype"] == "tmpfs"
 
 
-def test_tmpfs_default_size_is_the_kernels(sh):
-    """Without SIZE, --tmpfs gets tmpfs's own default: half of RAM (man hutch(1))."""
-    with open("/proc/meminfo") as f:
-        total_kib = int(f.readline().split()[1])
-    pages = total_kib * 1024 // 4096
-    r = ok(sh("stat -f -c '%b %S' /scratch", "--tmpfs", "/scratch"))
+STATFS = 'for d in {}; do stat -f -c "$d %b %S" $d; done'
+
+
+def tmpfs_sizes(r):
+    """{path: bytes} from STATFS's lines."""
+    out = {}
+    for line in r.stdout.splitlines():
+        d, blocks, bsize = line.split()
+        out[d] = int(blocks) * int(bsize)
+    return out
+
+
+def test_every_tmpfs_has_a_bounded_default_size(sh, tmp_path):
+    """11: without a size, --tmpfs gets what the root, /tmp and /dev/shm get:
+    half the memory limit, at most 1 GiB (limits.h), never the kernel's half
+    of the host's RAM."""
+    rep = tmp_path / "r.json"
+    r = ok(sh(STATFS.format("/ /tmp /dev/shm /scratch"), "--tmpfs", "/scratch",
+              "--report", rep))
+    limits = report_of(rep)["limits"]
+    want = min(1 << 30, limits["memory_bytes"] // 2)
+    assert limits["tmpfs_bytes"] == want
+    assert tmpfs_sizes(r) == {d: want for d in ("/", "/tmp", "/dev/shm", "/scratch")}
+
+
+def test_image_root_tmpfs_mounts_are_bounded(sandbox, rootfs, tmp_path):
+    """An image's root: its writable layer (the overlay's upper, in a tmpfs of
+    its own: statfs of the overlay answers for it), /tmp and /dev/shm."""
+    rep = tmp_path / "r.json"
+    r = ok(sandbox("/bin/sh", "-c", STATFS.replace("stat", "busybox stat").format(
+        "/ /tmp /dev/shm"), opts=["--rootfs", rootfs, "--report", rep]))
+    want = report_of(rep)["limits"]["tmpfs_bytes"]
+    assert want <= 1 << 30
+    assert tmpfs_sizes(r) == {d: want for d in ("/", "/tmp", "/dev/shm")}
+
+
+def test_full_tmp_under_a_memory_limit_is_enospc_not_an_oom_kill(sh, tmp_path):
+    need_delegation("--memory=64M")
+    rep = tmp_path / "r.json"
+    r = sh("stat -f -c '%b %S' /tmp; head -c 200M /dev/zero > /tmp/fill; "
+           "echo rc=$?; ls -s /tmp/fill; echo alive", "--memory", "128M", "--report", rep,
+           timeout=60)
+    assert r.returncode == 0, r.stderr
+    blocks, bsize = map(int, r.stdout.split()[:2])
+    assert blocks * bsize == 64 << 20
+    assert "No space left on device" in r.stderr and "alive" in r.stdout
+    assert report_of(rep)["oom_kills"] == 0
+
+
+def test_untrusted_policy_tmp_fits_its_memory_limit(sh):
+    need_delegation("--memory=64M")
+    r = ok(sh("stat -f -c '%b %S' /tmp", "--policy", "untrusted"))
     blocks, bsize = map(int, r.stdout.split())
-    assert blocks * bsize == pages // 2 * 4096
+    assert blocks * bsize == 256 << 20  # half of its 512M
 
 
 @pytest.mark.parametrize("spec,size", [("/scratch:8M", 8 * MiB),

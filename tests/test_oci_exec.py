@@ -198,6 +198,11 @@ def test_exec_joins_the_containers_cgroup(oci, bundle, tmp_path):
     pid = exec_sleeper(oci, tmp_path, "g1")
     want = Path(f"/proc/{s['pid']}/cgroup").read_text()
     assert "/sandbox" in want  # hutch's own leaf
+    # --detach publishes the pid once the process is forked; it joins the
+    # cgroups first thing, but each v1 move waits for an RCU grace period
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{pid}/cgroup").read_text() != want and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert Path(f"/proc/{pid}/cgroup").read_text() == want
 
 
