@@ -175,22 +175,6 @@ static void done(struct stdfd_relay *r)
 	r->pipe = -1;
 }
 
-/* Into the caller's fd: a file, a device, another terminal. Blocking, as the command's own
- * writes to it would have been. */
-static bool write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
 /* Copy what is there now. false: the relay is done (EOF, or the other side is gone). */
 static bool copy(struct stdfd_relay *r)
 {

@@ -99,19 +99,6 @@ int relay_start(struct relay *r, const struct tty_plan *t, int master, struct he
 	return 0;
 }
 
-static void write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return; /* the caller's terminal is gone; nothing to do with the bytes */
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
 /* Copy everything the pty has for us right now; false once the sandbox side closed it. */
 static bool drain_master(struct relay *r)
 {
@@ -120,6 +107,7 @@ static bool drain_master(struct relay *r)
 	for (;;) {
 		ssize_t n = read(r->master, buf, sizeof(buf));
 		if (n > 0) {
+			/* false: the caller's terminal is gone; nothing to do with the bytes */
 			write_all(r->out, buf, (size_t)n);
 			continue;
 		}

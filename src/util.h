@@ -1,5 +1,6 @@
 /* Small helpers shared by every file: cleanup attributes and allocation that cannot fail. */
 #pragma once
+#include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -24,6 +25,9 @@ static inline int take_fd(int *fd)
 }
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Write all n bytes to fd, blocking, across short writes and EINTR; false when the fd failed. */
+bool write_all(int fd, const void *p, size_t n);
 
 /* mkdir -p: missing parents with parent_mode, the last one with mode. 0, or -1 and errno. */
 int mkdir_p(const char *path, unsigned parent_mode, unsigned mode);
