@@ -129,17 +129,12 @@ out:
 static int exec_plan(const struct oci_state *s, const struct oci_exec_args *a, struct plan *p,
 		     FILE *warn, struct herr *e)
 {
-	json_object *ann = NULL, *proc;
-	int r;
+	struct oci_config cfg;
 
-	if (oci_config_load(s->bundle, p, NULL, &ann, e) < 0)
+	if (oci_config_load(s->bundle, p, NULL, &cfg, e) < 0)
 		return -1;
-	json_object_put(ann);
+	oci_config_free(&cfg);
 	if (a->process) {
-		proc = json_object_from_file(a->process);
-		if (!proc)
-			return herr_set(e, 0, "exec --process %s: %s", a->process,
-					json_util_get_last_err());
 		for (char **v = p->argv; v && *v; v++)
 			free(*v);
 		free(p->argv);
@@ -151,9 +146,7 @@ static int exec_plan(const struct oci_state *s, const struct oci_exec_args *a, s
 		p->n_env = 0;
 		p->caps_keep = 0;
 		p->n_rlimits = 0;
-		r = oci_process_load(proc, p, warn, e);
-		json_object_put(proc);
-		if (r < 0)
+		if (oci_process_load(a->process, p, warn, e) < 0)
 			return -1;
 	} else if (a->argv && a->argv[0]) {
 		for (char **v = p->argv; v && *v; v++)

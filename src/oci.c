@@ -203,39 +203,41 @@ static int create_hooks(const struct oci *o, json_object *hooks, const struct oc
 	return -1;
 }
 
-/* Load config.json, fork the monitor, record the state: nothing is left behind on failure. */
-static int create_in(const struct oci *o, const struct create_args *a, const char *dir,
-		     struct herr *e)
+/* config.json into p and cfg, checked whole before anything is made on the host. */
+static int create_plan(const struct oci *o, const struct create_args *a, const char *bundle,
+		       struct plan *p, struct oci_config *cfg, struct herr *e)
 {
-	_cleanup_free_ char *bundle = realpath(a->bundle, NULL);
-	struct oci_state s = {0};
-	json_object *hooks = NULL;
-	struct plan p;
-	pid_t monitor = -1;
-	int r = -1;
-
-	if (!bundle)
-		return herr_set(e, errno, "bundle %s", a->bundle);
-	plan_init(&p);
 	/* root (or podman's root) needs no keeper: its own ids, one to one (oci_host_ids) */
-	p.oci_host_ids = oci_may_map_ids();
-	if (oci_config_load(bundle, &p, o->logf ? o->logf : stderr, &s.annotations, e) < 0 ||
-	    oci_hooks_load(bundle, &hooks, e) < 0 || oci_hooks_save(dir, hooks, e) < 0)
-		goto out;
-	oci_host_user(&p);
-	if (p.oci_terminal && !a->console_socket) {
-		herr_set(e, 0, "config.json asks for a terminal but no --console-socket was given");
-		goto out;
-	}
-	if (p.oci_terminal)
-		p.oci_console_socket = xstrdup(a->console_socket);
+	p->oci_host_ids = oci_may_map_ids();
+	if (oci_config_load(bundle, p, o->logf ? o->logf : stderr, cfg, e) < 0)
+		return -1;
+	oci_host_user(p);
+	if (p->oci_terminal && !a->console_socket)
+		return herr_set(e, 0,
+				"config.json: process.terminal is true but no "
+				"--console-socket was given");
+	if (p->oci_terminal)
+		p->oci_console_socket = xstrdup(a->console_socket);
 	for (int fd = 3; fd < 3 + a->preserve_fds; fd++)
-		plan_add_pass_fd(&p, fd);
-	s.pid = oci_spawn(&p, dir, &monitor, &s.home, e);
+		plan_add_pass_fd(p, fd);
+	return 0;
+}
+
+/* Fork the monitor, record the state: nothing is left behind on failure. */
+static int create_in(const struct oci *o, const struct create_args *a, const char *bundle,
+		     struct plan *p, const struct oci_config *cfg, const char *dir, struct herr *e)
+{
+	struct oci_state s = {.annotations = cfg->annotations};
+	pid_t monitor = -1;
+	int r;
+
+	if (oci_hooks_save(dir, cfg->hooks, e) < 0)
+		return -1;
+	s.pid = oci_spawn(p, dir, &monitor, &s.home, e);
 	if (s.pid < 0)
-		goto out;
+		return -1;
 	s.id = (char *)a->id;
-	s.bundle = bundle;
+	s.bundle = (char *)bundle;
 	s.monitor = monitor;
 	s.start_time = oci_proc_start_time(s.pid);
 	s.created = oci_now_rfc3339();
@@ -249,15 +251,45 @@ static int create_in(const struct oci *o, const struct create_args *a, const cha
 		kill(s.pid, SIGKILL);
 		waitpid(monitor, NULL, 0);
 	} else {
-		r = create_hooks(o, hooks, &s, e);
+		r = create_hooks(o, cfg->hooks, &s, e);
 	}
 	if (r < 0 && a->pid_file)
 		unlink(a->pid_file);
 	free(s.created);
 	free(s.home);
+	return r;
+}
+
+/* Every failure exits 125 and leaves nothing: no state directory (the id stays free), no
+ * process, no cgroup. The config is read whole before the directory is made. */
+static int create(const struct oci *o, const struct create_args *a, struct herr *e)
+{
+	_cleanup_free_ char *bundle = realpath(a->bundle, NULL), *dir = NULL;
+	struct oci_config cfg = {0};
+	struct plan p;
+	int r = -1;
+
+	if (!bundle)
+		return herr_set(e, errno, "bundle %s", a->bundle);
+	plan_init(&p);
+	if (create_plan(o, a, bundle, &p, &cfg, e) < 0)
+		goto out;
+	if (mkdir_p(o->root, 0700, 0700) < 0) {
+		herr_set(e, errno, "cannot make the state directory %s", o->root);
+		goto out;
+	}
+	dir = container_dir(o, a->id);
+	if (mkdir(dir, 0700) < 0) {
+		herr_set(e, errno == EEXIST ? 0 : errno,
+			 errno == EEXIST ? "container with id exists: %s" : "cannot make %s",
+			 errno == EEXIST ? a->id : dir);
+		goto out;
+	}
+	r = create_in(o, a, bundle, &p, &cfg, dir, e);
+	if (r < 0)
+		remove_container_dir(dir);
 out:
-	json_object_put(hooks);
-	json_object_put(s.annotations);
+	oci_config_free(&cfg);
 	oci_plan_free(&p);
 	return r;
 }
@@ -265,24 +297,12 @@ out:
 static int cmd_create(const struct oci *o, int argc, char **argv)
 {
 	struct create_args a = {0};
-	_cleanup_free_ char *dir = NULL;
 	struct herr e = {0};
 
 	if (parse_create(o, argc, argv, &a) < 0)
-		return 1;
-	if (mkdir_p(o->root, 0700, 0700) < 0)
-		return failf(o, 1, "cannot make the state directory %s: %s", o->root,
-			     strerror(errno));
-	dir = container_dir(o, a.id);
-	if (mkdir(dir, 0700) < 0) {
-		if (errno == EEXIST)
-			return failf(o, 1, "container with id exists: %s", a.id);
-		return failf(o, 1, "cannot make %s: %s", dir, strerror(errno));
-	}
-	if (create_in(o, &a, dir, &e) < 0) {
-		remove_container_dir(dir);
-		return fail(o, &e, e.exit_code ? e.exit_code : 1);
-	}
+		return EXIT_SETUP;
+	if (create(o, &a, &e) < 0)
+		return fail(o, &e, EXIT_SETUP);
 	return 0;
 }
 
@@ -364,7 +384,10 @@ static int cmd_start(const struct oci *o, int argc, char **argv)
 		goto out;
 	}
 	fifo = xasprintf("%s/exec.fifo", dir);
-	hooks = oci_hooks_saved(dir);
+	if (oci_hooks_saved(dir, &hooks, &e) < 0) {
+		r = fail(o, &e, EXIT_SETUP);
+		goto out;
+	}
 	/* startContainer fails the start and stops the container (runtime-spec config.md) */
 	if (oci_hooks_run(hooks, OCI_HOOK_START_CONTAINER, &s, &e) < 0) {
 		deliver(&s, SIGKILL);
@@ -490,7 +513,9 @@ static int cmd_delete(const struct oci *o, int argc, char **argv)
 	if (strcmp(status, "stopped") != 0)
 		deliver(&s, SIGKILL);
 	await_gone(&s);
-	hooks = oci_hooks_saved(dir);
+	/* a hooks.json edited out of shape: delete goes on, without the poststop hooks */
+	if (oci_hooks_saved(dir, &hooks, &e) < 0)
+		warn_hook(o, &e);
 	remove_container_dir(dir);
 	if (oci_hooks_run(hooks, OCI_HOOK_POSTSTOP, &s, &e) < 0)
 		warn_hook(o, &e);
