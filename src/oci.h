@@ -103,8 +103,10 @@ void oci_terminal(const struct plan *p, struct tty_plan *t);
 /* OCI: a network namespace given by path replaces the keeper's fresh one (src/sandbox.c clones
  * the init into it). */
 int oci_join_netns(const struct plan *p, struct ids *ids, struct herr *e);
-/* The command's last step before execve: wait for `start`. */
+/* The command's last step before execve: tell create it is ready, wait for `start`. */
 int oci_await_start(const struct plan *p, struct herr *e);
+/* The command's setup failed: tell create, which reports it (true), or not an OCI create. */
+bool oci_command_failed(const struct plan *p, const struct herr *e);
 /* OCI as root, real or in an engine's user namespace (plan.oci_host_ids): no keeper and no
  * subordinate ids; every id of the caller's namespace is mapped to itself, so as real root the
  * container's ids are the host's, as under runc. False: not this case. */

@@ -300,3 +300,15 @@ def test_exec_process_wrong_type_refused(oci, bundle, tmp_path):
     assert r.returncode == 125 and "process.env: not an array" in r.stderr
     oci("delete", "--force", "h4", check=0)
 
+
+
+def test_unmapped_additional_gid_fails_create(oci, bundle):
+    """A gid that is not mapped in the container cannot be set (setgroups,
+    just before exec): create fails with it, exit 125, nothing left, instead
+    of reporting a container that would never run."""
+    cfg = spec(["true"])
+    cfg["process"]["user"] = {"uid": 0, "gid": 0,
+                              "additionalGids": [4000000000]}
+    refused_cleanly(oci, bundle(cfg), "h5",
+                    "process.user.additionalGids: cannot set 1 supplementary")
+    reusable(oci, bundle, "h5")
