@@ -144,9 +144,7 @@ static int load_seccomp(struct cfg *c, const struct jval *lx)
 	if ((r = jobj(lx, "seccomp", &seccomp, c->e)) <= 0)
 		return r; /* absent: hutch's default profile, as with `hutch run` */
 	/* process (and with it the capabilities) is read before linux */
-	r = sc_profile_parse_json("config.json linux.seccomp",
-				  json_object_to_json_string_ext(seccomp.v, JSON_C_TO_STRING_PLAIN),
-				  c->p->caps_keep, &prof, c->e);
+	r = sc_profile_from_json(&seccomp, c->p->caps_keep, &prof, c->e);
 	if (r == 0)
 		r = sc_compile(&prof, "config.json linux.seccomp", &f, c->e);
 	sc_profile_free(&prof);

@@ -42,6 +42,8 @@ BIND = {"destination": "/data", "type": "bind", "source": "/tmp",
         "options": ["rbind", "ro"]}
 HOOK = {"path": "/bin/true"}
 UIDMAP = {"containerID": 0, "hostID": os.getuid(), "size": 1}
+SECCOMP = {"defaultAction": "SCMP_ACT_ALLOW"}
+RULE = {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}
 
 # (JSON path, bad value, what the error says after the path); a value of
 # the right type goes in first where the path's parent must exist.
@@ -199,6 +201,45 @@ CASES = [
      "linux.resources.devices[0].access: not a string"),
     ("linux.seccomp", [], "linux.seccomp: not an object"),
     ("linux.seccomp", "unconfined", "linux.seccomp: not an object"),
+    ("linux.seccomp", {"defaultAction": 1},
+     "linux.seccomp.defaultAction: not a string"),
+    ("linux.seccomp", dict(SECCOMP, defaultErrnoRet="1"),
+     "linux.seccomp.defaultErrnoRet: not an integer"),
+    ("linux.seccomp", dict(SECCOMP, architectures="SCMP_ARCH_X86_64"),
+     "linux.seccomp.architectures: not an array"),
+    ("linux.seccomp", dict(SECCOMP, syscalls={}),
+     "linux.seccomp.syscalls: not an array"),
+    ("linux.seccomp", dict(SECCOMP, syscalls=[None]),
+     "linux.seccomp.syscalls[0]: not an object"),
+    ("linux.seccomp", dict(SECCOMP, syscalls=[dict(RULE, names=[None])]),
+     "linux.seccomp.syscalls[0].names[0]: not a string"),
+    ("linux.seccomp", dict(SECCOMP, syscalls=[dict(RULE, names="mkdir")]),
+     "linux.seccomp.syscalls[0].names: not an array"),
+    ("linux.seccomp", dict(SECCOMP, syscalls=[dict(RULE, action=["x"])]),
+     "linux.seccomp.syscalls[0].action: not a string"),
+    ("linux.seccomp", dict(SECCOMP, syscalls=[dict(RULE, errnoRet="1")]),
+     "linux.seccomp.syscalls[0].errnoRet: not an integer"),
+    ("linux.seccomp", dict(SECCOMP, syscalls=[dict(RULE, args="x")]),
+     "linux.seccomp.syscalls[0].args: not an array"),
+    ("linux.seccomp", dict(SECCOMP, syscalls=[dict(RULE, args=[None])]),
+     "linux.seccomp.syscalls[0].args[0]: not an object"),
+    ("linux.seccomp", dict(SECCOMP, syscalls=[dict(RULE, args=[
+        {"index": "0", "op": "SCMP_CMP_EQ", "value": 1}])]),
+     "linux.seccomp.syscalls[0].args[0].index: not an integer"),
+    ("linux.seccomp", dict(SECCOMP, syscalls=[dict(RULE, args=[
+        {"index": 0, "op": "SCMP_CMP_EQ", "value": "1"}])]),
+     "linux.seccomp.syscalls[0].args[0].value: not an integer"),
+    ("linux.seccomp", dict(SECCOMP, syscalls=[dict(RULE, includes="x")]),
+     "linux.seccomp.syscalls[0].includes: not an object"),
+    ("linux.seccomp", dict(SECCOMP, syscalls=[dict(RULE,
+                                                  includes={"caps": "x"})]),
+     "linux.seccomp.syscalls[0].includes.caps: not an array"),
+    ("linux.seccomp", dict(SECCOMP, syscalls=[dict(RULE,
+                                                  excludes={"arches": [None]})]),
+     "linux.seccomp.syscalls[0].excludes.arches[0]: not a string"),
+    ("linux.seccomp", dict(SECCOMP, syscalls=[dict(RULE,
+                                                  includes={"minKernel": 5})]),
+     "linux.seccomp.syscalls[0].includes.minKernel: not a string"),
     ("linux.maskedPaths", "/proc/kcore", "linux.maskedPaths: not an array"),
     ("linux.maskedPaths", [None], "linux.maskedPaths[0]: not a string"),
     ("linux.readonlyPaths", {}, "linux.readonlyPaths: not an array"),
