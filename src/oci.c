@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -130,6 +131,50 @@ static void remove_container_dir(const char *dir)
 		unlink(f);
 	}
 	rmdir(dir);
+}
+
+/* A directory of an id without state.json whose lock is free is what a create that died left
+ * (create holds the lock from the directory's first moment, and the container's monitor after
+ * it: make_container_dir): remove it. False: not such a leftover. */
+static bool reclaim(const char *dir)
+{
+	_cleanup_free_ char *state = xasprintf("%s/state.json", dir);
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0 || access(state, F_OK) == 0)
+		return false;
+	remove_container_dir(dir);
+	return true;
+}
+
+/* The container's directory: made under a temporary name, locked, renamed into place (so it is
+ * never seen unlocked). The lock (*lock) is create's, then the monitor's, which inherits it and
+ * lives as long as the container. */
+static int make_container_dir(const struct oci *o, const char *id, int *lock, struct herr *e)
+{
+	_cleanup_free_ char *tmp = xasprintf("%s/.new-XXXXXX", o->root),
+			    *dir = container_dir(o, id);
+	int err = 0;
+
+	if (!mkdtemp(tmp))
+		return herr_set(e, errno, "cannot make a directory in %s", o->root);
+	*lock = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*lock < 0 || flock(*lock, LOCK_EX) < 0)
+		err = errno;
+	for (int tries = 0; !err && tries < 2; tries++) {
+		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_NOREPLACE) == 0)
+			return 0;
+		err = errno;
+		if (err == EEXIST && tries == 0 && reclaim(dir))
+			err = 0; /* a dead create's: the id is free again */
+	}
+	rmdir(tmp);
+	if (*lock >= 0)
+		close(*lock);
+	*lock = -1;
+	if (err == EEXIST)
+		return herr_set(e, 0, "container with id exists: %s", id);
+	return herr_set(e, err, "cannot make %s", dir);
 }
 
 struct create_args {
@@ -265,6 +310,7 @@ static int create_in(const struct oci *o, const struct create_args *a, const cha
 static int create(const struct oci *o, const struct create_args *a, struct herr *e)
 {
 	_cleanup_free_ char *bundle = realpath(a->bundle, NULL), *dir = NULL;
+	_cleanup_close_ int lock = -1;
 	struct oci_config cfg = {0};
 	struct plan p;
 	int r = -1;
@@ -278,13 +324,9 @@ static int create(const struct oci *o, const struct create_args *a, struct herr 
 		herr_set(e, errno, "cannot make the state directory %s", o->root);
 		goto out;
 	}
-	dir = container_dir(o, a->id);
-	if (mkdir(dir, 0700) < 0) {
-		herr_set(e, errno == EEXIST ? 0 : errno,
-			 errno == EEXIST ? "container with id exists: %s" : "cannot make %s",
-			 errno == EEXIST ? a->id : dir);
+	if (make_container_dir(o, a->id, &lock, e) < 0)
 		goto out;
-	}
+	dir = container_dir(o, a->id);
 	r = create_in(o, a, bundle, &p, &cfg, dir, e);
 	if (r < 0)
 		remove_container_dir(dir);
@@ -502,6 +544,12 @@ static int cmd_delete(const struct oci *o, int argc, char **argv)
 	struct oci_state s;
 	const char *status;
 
+	if (id) {
+		_cleanup_free_ char *d = container_dir(o, id);
+
+		if (reclaim(d))
+			return 0; /* a create that died left it */
+	}
 	if (!id || load(o, id, &s, &dir) < 0)
 		return 1;
 	status = oci_state_status(&s);

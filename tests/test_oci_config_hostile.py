@@ -353,3 +353,35 @@ def test_unmapped_additional_gid_fails_create(oci, bundle):
     refused_cleanly(oci, bundle(cfg), "h5",
                     "process.user.additionalGids: cannot set 1 supplementary")
     reusable(oci, bundle, "h5")
+
+
+@pytest.mark.parametrize("verb", ["create", "delete"])
+def test_what_a_dead_create_left_is_reclaimed(oci, bundle, verb):
+    """A create killed midway leaves its directory without state.json and
+    with nobody holding its lock: the id is neither blocked nor beyond
+    delete. (A live create's or container's directory is locked: never
+    taken.)"""
+    left = oci.root / "h6"
+    left.mkdir(parents=True)
+    os.mkfifo(left / "exec.fifo")
+    (left / "hooks.json").write_text("{}")
+    if verb == "create":
+        reusable(oci, bundle, "h6")
+    else:
+        oci("delete", "h6", check=0)
+        assert not left.exists()
+
+
+def test_a_live_containers_directory_is_not_reclaimed(oci, bundle):
+    """Even without its state.json (removed here by hand), a container whose
+    monitor lives keeps its directory: its lock is held."""
+    oci("create", "--bundle", str(bundle(spec(["sleep", "30"]))), "h7",
+        check=0)
+    state = (oci.root / "h7" / "state.json").read_text()
+    (oci.root / "h7" / "state.json").unlink()
+    assert oci("delete", "h7").returncode != 0
+    r = oci("create", "--bundle", str(bundle(spec(["true"]))), "h7")
+    assert r.returncode == 125 and "exists" in r.stderr
+    assert (oci.root / "h7" / "exec.fifo").exists()
+    (oci.root / "h7" / "state.json").write_text(state)
+    oci("delete", "--force", "h7", check=0)
