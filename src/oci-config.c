@@ -401,7 +401,7 @@ static json_object *parse_json(const char *text, size_t len, const char *file, s
 		herr_set(e, 0, "%s: not valid JSON: %s", file,
 			 json_tokener_error_desc(json_tokener_get_error(tok)));
 	for (end = json_tokener_get_parse_end(tok); doc && end < len; end++)
-		if (!strchr(" \t\r\n", text[end])) {
+		if (!text[end] || !strchr(" \t\r\n", text[end])) { /* strchr finds the NUL */
 			herr_set(e, 0, "%s: not valid JSON: more after the document", file);
 			json_object_put(doc);
 			doc = NULL;

@@ -309,6 +309,8 @@ def test_truncated_and_trailing_json_refused(oci, bundle):
     text = (b / "config.json").read_text()
     (b / "config.json").write_text(text + " {}")
     refused_cleanly(oci, b, "h2", "config.json: not valid JSON")
+    (b / "config.json").write_text(text + "\n\0")
+    refused_cleanly(oci, b, "h2", "config.json: not valid JSON")
     (b / "config.json").write_text(text[:-1])
     refused_cleanly(oci, b, "h2", "config.json: not valid JSON")
     (b / "config.json").write_text("[" + text + "]")
