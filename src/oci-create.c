@@ -239,7 +239,7 @@ static pid_t await_created(int rd, char **home, struct herr *e)
 			break;
 		if (m.pid <= 0) {
 			*e = m.e;
-			return -1;
+			break;
 		}
 		if (m.from_command) {
 			armed = true;
@@ -252,6 +252,8 @@ static pid_t await_created(int rd, char **home, struct herr *e)
 		return pid;
 	free(*home);
 	*home = NULL;
+	if (n == sizeof(m) && m.pid <= 0)
+		return -1; /* e says why */
 	return herr_set(e, 0, "the container's %s died during setup", pid ? "process" : "monitor");
 }
 
