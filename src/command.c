@@ -73,7 +73,8 @@ void command_exec(const struct sandbox *sb, int master, int gate)
 	const char *cmd = sb->plan->argv[0];
 
 	if (prepare(sb, master, &e) < 0) {
-		herr_report(&e);
+		if (!oci_command_failed(sb->plan, &e)) /* OCI create reports it (issue 14) */
+			herr_report(&e);
 		_exit(EXIT_SETUP);
 	}
 	/* Nothing of the command's own runs before the init has locked itself down (no

@@ -168,6 +168,20 @@ int ju64(const struct jval *o, const char *key, uint64_t *out, struct herr *e)
 	return 1;
 }
 
+int jbits64(const struct jval *o, const char *key, uint64_t *out, struct herr *e)
+{
+	struct jval v;
+	int64_t n;
+
+	if (!jany(o, key, &v))
+		return 0;
+	if (typed(&v, json_type_int, e) < 0)
+		return -1;
+	n = json_object_get_int64(v.v);
+	*out = n < 0 ? (uint64_t)n : json_object_get_uint64(v.v);
+	return 1;
+}
+
 int jstrs(const struct jval *o, const char *key, struct jval *out, struct herr *e)
 {
 	const char *s;

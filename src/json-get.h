@@ -39,6 +39,9 @@ int jint(const struct jval *o, const char *key, int64_t min, int64_t max, int64_
 	 struct herr *e);
 /* An integer from 0 to UINT64_MAX. */
 int ju64(const struct jval *o, const char *key, uint64_t *out, struct herr *e);
+/* An integer from INT64_MIN to UINT64_MAX, a negative one as its two's complement (seccomp's
+ * comparison values). */
+int jbits64(const struct jval *o, const char *key, uint64_t *out, struct herr *e);
 /* Present with whatever type (values hutch hands on whole, e.g. to the seccomp parser). */
 int jany(const struct jval *o, const char *key, struct jval *out);
 /* An array of strings (each element checked), or an object whose every value is a string. */

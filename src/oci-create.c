@@ -16,9 +16,17 @@
 #include "user.h"
 #include "util.h"
 
-/* What the monitor tells `create`: the init's pid, or why the sandbox could not be built. */
+/*
+ * What `create` waits for, two words on one pipe (each under PIPE_BUF: written whole): the
+ * monitor's (the init's pid, or why the sandbox could not be built) and the command's (set up
+ * to the last step before execve and waiting for `start`, or why not). Only with both has a
+ * container been created: a command that cannot take its supplementary groups, its Landlock
+ * rules or its seccomp filter fails create, instead of a "created" container that dies at
+ * start.
+ */
 struct created_msg {
-	pid_t pid; /* 0: failed, e says why */
+	bool from_command;
+	pid_t pid; /* monitor: the init's pid; command: 1; 0: failed, e says why */
 	struct herr e;
 	char home[512]; /* $HOME inside; "": too long to tell (exec then allows no home) */
 };
@@ -150,12 +158,24 @@ int oci_join_netns(const struct plan *p, struct ids *ids, struct herr *e)
 	return 0;
 }
 
+bool oci_command_failed(const struct plan *p, const struct herr *e)
+{
+	struct created_msg m = {.from_command = true, .e = *e};
+
+	return p->oci_created_fd > 0 && write(p->oci_created_fd, &m, sizeof(m)) == sizeof(m);
+}
+
 int oci_await_start(const struct plan *p, struct herr *e)
 {
+	struct created_msg m = {.from_command = true, .pid = 1};
 	char c;
 
 	if (p->oci_start_fd <= 0)
 		return 0;
+	/* under the container's seccomp filter already: a profile that refuses write fails here,
+	 * as it would at the command's first write (create then reads EOF) */
+	if (write(p->oci_created_fd, &m, sizeof(m)) != sizeof(m))
+		return herr_set(e, errno, "cannot tell create that the container is ready");
 	/* The FIFO is open read-write here, so this blocks until `start` writes (no EOF). */
 	while (read(p->oci_start_fd, &c, 1) < 0)
 		if (errno != EINTR)
@@ -207,14 +227,46 @@ char *oci_now_rfc3339(void)
 	return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
 }
 
-/* Fork the monitor and wait for its word: the init's pid, or an error. */
+/* Both words (created_msg): the init's pid, or -1 with e filled. */
+static pid_t await_created(int rd, char **home, struct herr *e)
+{
+	struct created_msg m;
+	bool armed = false;
+	pid_t pid = 0;
+	ssize_t n;
+
+	while (pid == 0 || !armed) {
+		while ((n = read(rd, &m, sizeof(m))) < 0 && errno == EINTR)
+			;
+		if (n != sizeof(m)) /* EOF: every writer died (the command too: before start) */
+			break;
+		if (m.pid <= 0) {
+			*e = m.e;
+			break;
+		}
+		if (m.from_command) {
+			armed = true;
+		} else {
+			pid = m.pid;
+			*home = xstrdup(m.home);
+		}
+	}
+	if (pid > 0 && armed)
+		return pid;
+	free(*home);
+	*home = NULL;
+	if (n == sizeof(m) && m.pid <= 0)
+		return -1; /* e says why */
+	return herr_set(e, 0, "the container's %s died during setup", pid ? "process" : "monitor");
+}
+
+/* Fork the monitor and wait for the words of the monitor and the command. */
 pid_t oci_spawn(struct plan *p, const char *dir, pid_t *monitor, char **home, struct herr *e)
 {
 	_cleanup_free_ char *fifo = xasprintf("%s/exec.fifo", dir);
 	_cleanup_close_ int start_fd = -1, rd = -1, wr = -1;
-	struct created_msg m = {0};
 	int pfd[2];
-	ssize_t n;
+	pid_t pid;
 
 	if (mkfifo(fifo, 0600) < 0 || (start_fd = open(fifo, O_RDWR | O_CLOEXEC)) < 0)
 		return herr_set(e, errno, "cannot make %s", fifo);
@@ -232,16 +284,11 @@ pid_t oci_spawn(struct plan *p, const char *dir, pid_t *monitor, char **home, st
 		run_monitor(p);
 	}
 	close(take_fd(&wr));
-	while ((n = read(rd, &m, sizeof(m))) < 0 && errno == EINTR)
-		;
-	if (n == sizeof(m) && m.pid > 0) {
-		*home = xstrdup(m.home);
-		return m.pid;
+	pid = await_created(rd, home, e);
+	if (pid < 0) {
+		/* the container ends on its own once its command or monitor failed; the monitor
+		 * (our child) exits after removing the cgroup: wait for that */
+		waitpid(*monitor, NULL, 0);
 	}
-	waitpid(*monitor, NULL, 0);
-	if (n == sizeof(m)) {
-		*e = m.e;
-		return -1;
-	}
-	return herr_set(e, 0, "the container's monitor died during setup");
+	return pid;
 }

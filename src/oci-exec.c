@@ -129,17 +129,12 @@ out:
 static int exec_plan(const struct oci_state *s, const struct oci_exec_args *a, struct plan *p,
 		     FILE *warn, struct herr *e)
 {
-	json_object *ann = NULL, *proc;
-	int r;
+	struct oci_config cfg;
 
-	if (oci_config_load(s->bundle, p, NULL, &ann, e) < 0)
+	if (oci_config_load(s->bundle, p, NULL, &cfg, e) < 0)
 		return -1;
-	json_object_put(ann);
+	oci_config_free(&cfg);
 	if (a->process) {
-		proc = json_object_from_file(a->process);
-		if (!proc)
-			return herr_set(e, 0, "exec --process %s: %s", a->process,
-					json_util_get_last_err());
 		for (char **v = p->argv; v && *v; v++)
 			free(*v);
 		free(p->argv);
@@ -151,9 +146,7 @@ static int exec_plan(const struct oci_state *s, const struct oci_exec_args *a, s
 		p->n_env = 0;
 		p->caps_keep = 0;
 		p->n_rlimits = 0;
-		r = oci_process_load(proc, p, warn, e);
-		json_object_put(proc);
-		if (r < 0)
+		if (oci_process_load(a->process, p, warn, e) < 0)
 			return -1;
 	} else if (a->argv && a->argv[0]) {
 		for (char **v = p->argv; v && *v; v++)
@@ -266,16 +259,22 @@ struct cg_fds {
 };
 
 __attribute__((noreturn)) static void child(const struct oci_state *s, const struct plan *p,
-					    const struct cg_fds *cg, const char *slave)
+					    const struct cg_fds *cg, const char *slave, int joined)
 {
 	struct herr e = {0};
 	uid_t uid = p->has_uid ? p->uid : 0;
 	gid_t gid = p->has_gid ? p->gid : 0;
 	char **envp = exec_env(p);
 
-	/* first of all, before it can fork: nothing of it outside the container's limits */
+	/* first of all, before it can fork: nothing of it outside the container's limits; and
+	 * only then may its pid be told (middle waits for this word) */
 	if (oci_cgroup_join(cg->fd, cg->n, &e) < 0)
 		goto fail;
+	if (write(joined, "j", 1) != 1) {
+		herr_set(&e, errno, "exec: cannot tell the launcher");
+		goto fail;
+	}
+	close(joined);
 	setsid();
 	if (slave) {
 		int fd = open(slave, O_RDWR);
@@ -357,19 +356,39 @@ static int middle(const struct oci_state *s, const struct oci_exec_args *a, cons
 {
 	struct herr e = {0};
 	bool tty = console >= 0;
-	char slave[128];
+	char slave[128], c;
+	int joined[2], status;
 	sigset_t set;
+	ssize_t n;
 	pid_t pid;
 
 	if (oci_enter(s, true, &e) < 0 || (tty && open_pty(console, slave, sizeof(slave), &e) < 0))
 		goto fail;
+	if (pipe2(joined, O_CLOEXEC) < 0) {
+		herr_set(&e, errno, "pipe");
+		goto fail;
+	}
 	pid = fork(); /* into the container's pid namespace */
 	if (pid < 0) {
 		herr_set(&e, errno, "fork");
 		goto fail;
 	}
-	if (pid == 0)
-		child(s, p, cg, tty ? slave : NULL);
+	if (pid == 0) {
+		close(joined[0]);
+		child(s, p, cg, tty ? slave : NULL, joined[1]);
+	}
+	close(joined[1]);
+	/* Its pid goes to the engine (--pid-file, and --detach returns) only once it is in the
+	 * container's cgroup: an engine that reads its cgroup, or counts on the container's end
+	 * to kill it, must not find it still in ours. EOF: it failed (and said why). */
+	while ((n = read(joined[0], &c, 1)) < 0 && errno == EINTR)
+		;
+	close(joined[0]);
+	if (n != 1) {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		return EXIT_SETUP;
+	}
 	if (pidfd >= 0 && dprintf(pidfd, "%d", (int)pid) < 0) {
 		herr_set(&e, errno, "--pid-file %s", a->pid_file);
 		kill(pid, SIGKILL);

@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "json-get.h"
 #include "oci.h"
 #include "util.h"
 
@@ -49,80 +50,58 @@ static const char *const phase_status[] = {
     [OCI_HOOK_POSTSTART] = "running",	      [OCI_HOOK_POSTSTOP] = "stopped",
 };
 
-static bool strings(json_object *v)
+static int check_hook(const struct jval *h, struct herr *e)
 {
-	if (!json_object_is_type(v, json_type_array))
-		return false;
-	for (size_t i = 0; i < json_object_array_length(v); i++)
-		if (!json_object_is_type(json_object_array_get_idx(v, i), json_type_string))
-			return false;
-	return true;
-}
-
-static int check_hook(json_object *h, const char *where, struct herr *e)
-{
-	json_object *v;
+	struct jval v;
 	const char *path;
+	int64_t timeout;
 
-	if (!json_object_is_type(h, json_type_object) ||
-	    !json_object_object_get_ex(h, "path", &v) || !json_object_is_type(v, json_type_string))
-		return herr_set(e, 0, "config.json: %s: a hook needs a \"path\"", where);
-	path = json_object_get_string(v);
+	if (jstr(h, "path", &path, e) < 0 || jstrs(h, "args", &v, e) < 0 ||
+	    jstrs(h, "env", &v, e) < 0 || jint(h, "timeout", 1, 86400, &timeout, e) < 0)
+		return -1;
+	if (!path)
+		return jerr(h, NULL, e, "a hook needs a \"path\"");
 	if (path[0] != '/')
-		return herr_set(e, 0, "config.json: %s: the path %s is not absolute", where, path);
-	if ((json_object_object_get_ex(h, "args", &v) && !strings(v)) ||
-	    (json_object_object_get_ex(h, "env", &v) && !strings(v)))
-		return herr_set(e, 0, "config.json: %s: args and env must be arrays of strings",
-				where);
-	if (json_object_object_get_ex(h, "timeout", &v) &&
-	    (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0 ||
-	     json_object_get_int64(v) > 86400))
-		return herr_set(e, 0, "config.json: %s: timeout must be 1 to 86400 seconds", where);
+		return jerr(h, "path", e, "%s is not absolute", path);
 	return 0;
 }
 
-int oci_hooks_load(const char *bundle, json_object **hooks, struct herr *e)
+/* The hooks object: known phases only, each a list of hook objects. */
+static int check_hooks(const struct jval *h, struct herr *e)
 {
-	_cleanup_free_ char *path = xasprintf("%s/config.json", bundle);
-	json_object *cfg = json_object_from_file(path), *h = NULL;
-	int r = 0;
+	struct jval list, hook;
 
-	*hooks = NULL;
-	if (!cfg) /* oci_config_load read it a moment ago: said why already */
-		return herr_set(e, 0, "%s: %s", path, json_util_get_last_err());
-	if (!json_object_object_get_ex(cfg, "hooks", &h) || json_object_is_type(h, json_type_null))
-		goto out;
-	if (!json_object_is_type(h, json_type_object)) {
-		r = herr_set(e, 0, "config.json: hooks is not an object");
-		goto out;
-	}
-	json_object_object_foreach(h, phase, list)
+	if (!h->v)
+		return 0;
+	json_object_object_foreach(h->v, phase, val)
 	{
 		size_t i;
 
+		(void)val;
 		for (i = 0; i < ARRAY_SIZE(phase_names) && strcmp(phase_names[i], phase) != 0; i++)
 			;
 		/* a hook hutch does not know would silently not run: the engine counts on it */
-		if (i == ARRAY_SIZE(phase_names)) {
-			r = herr_set(e, 0, "config.json: unknown hook type hooks.%s", phase);
-			goto out;
-		}
-		if (!json_object_is_type(list, json_type_array)) {
-			r = herr_set(e, 0, "config.json: hooks.%s is not an array", phase);
-			goto out;
-		}
-		for (size_t k = 0; k < json_object_array_length(list); k++) {
-			_cleanup_free_ char *where = xasprintf("hooks.%s[%zu]", phase, k);
-
-			if ((r = check_hook(json_object_array_get_idx(list, k), where, e)) < 0)
-				goto out;
-		}
+		if (i == ARRAY_SIZE(phase_names))
+			return jerr(h, phase, e, "unknown hook type");
+		if (jarr(h, phase, &list, e) < 0)
+			return -1;
+		for (size_t k = 0; k < jlen(&list); k++)
+			if (jobj_at(&list, k, &hook, e) < 0 || check_hook(&hook, e) < 0)
+				return -1;
 	}
-	if (json_object_object_length(h) > 0)
-		*hooks = json_object_get(h);
-out:
-	json_object_put(cfg);
-	return r;
+	return 0;
+}
+
+int oci_hooks_check(const struct jval *doc, json_object **hooks, struct herr *e)
+{
+	struct jval h;
+
+	*hooks = NULL;
+	if (jobj(doc, "hooks", &h, e) < 0 || check_hooks(&h, e) < 0)
+		return -1;
+	if (h.v && json_object_object_length(h.v) > 0)
+		*hooks = json_object_get(h.v);
+	return 0;
 }
 
 int oci_hooks_save(const char *dir, json_object *hooks, struct herr *e)
@@ -134,11 +113,23 @@ int oci_hooks_save(const char *dir, json_object *hooks, struct herr *e)
 	return 0;
 }
 
-json_object *oci_hooks_saved(const char *dir)
+int oci_hooks_saved(const char *dir, json_object **hooks, struct herr *e)
 {
 	_cleanup_free_ char *path = xasprintf("%s/hooks.json", dir);
+	struct jval h;
 
-	return access(path, F_OK) == 0 ? json_object_from_file(path) : NULL;
+	*hooks = NULL;
+	if (access(path, F_OK) < 0)
+		return 0;
+	/* hutch wrote it, checked; checked again, as the directory is the user's to edit */
+	if (!(*hooks = json_object_from_file(path)))
+		return herr_set(e, 0, "%s: %s", path, json_util_get_last_err());
+	if (jroot(*hooks, path, "hooks", &h, e) < 0 || check_hooks(&h, e) < 0) {
+		json_object_put(*hooks);
+		*hooks = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 /* A NULL-terminated vector of a string array's members, or `dflt` alone when it is absent. */

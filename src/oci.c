@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -134,6 +135,50 @@ static void remove_container_dir(const char *dir)
 	rmdir(dir);
 }
 
+/* A directory of an id without state.json whose lock is free is what a create that died left
+ * (create holds the lock from the directory's first moment, and the container's monitor after
+ * it: make_container_dir): remove it. False: not such a leftover. */
+static bool reclaim(const char *dir)
+{
+	_cleanup_free_ char *state = xasprintf("%s/state.json", dir);
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0 || access(state, F_OK) == 0)
+		return false;
+	remove_container_dir(dir);
+	return true;
+}
+
+/* The container's directory: made under a temporary name, locked, renamed into place (so it is
+ * never seen unlocked). The lock (*lock) is create's, then the monitor's, which inherits it and
+ * lives as long as the container. */
+static int make_container_dir(const struct oci *o, const char *id, int *lock, struct herr *e)
+{
+	_cleanup_free_ char *tmp = xasprintf("%s/.new-XXXXXX", o->root),
+			    *dir = container_dir(o, id);
+	int err = 0;
+
+	if (!mkdtemp(tmp))
+		return herr_set(e, errno, "cannot make a directory in %s", o->root);
+	*lock = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*lock < 0 || flock(*lock, LOCK_EX) < 0)
+		err = errno;
+	for (int tries = 0; !err && tries < 2; tries++) {
+		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_NOREPLACE) == 0)
+			return 0;
+		err = errno;
+		if (err == EEXIST && tries == 0 && reclaim(dir))
+			err = 0; /* a dead create's: the id is free again */
+	}
+	rmdir(tmp);
+	if (*lock >= 0)
+		close(*lock);
+	*lock = -1;
+	if (err == EEXIST)
+		return herr_set(e, 0, "container with id exists: %s", id);
+	return herr_set(e, err, "cannot make %s", dir);
+}
+
 struct create_args {
 	const char *id, *bundle, *pid_file, *console_socket;
 	int preserve_fds;
@@ -205,40 +250,41 @@ static int create_hooks(const struct oci *o, json_object *hooks, const struct oc
 	return -1;
 }
 
-/* Load config.json, fork the monitor, record the state: nothing is left behind on failure. */
-static int create_in(const struct oci *o, const struct create_args *a, const char *dir,
-		     struct herr *e)
+/* config.json into p and cfg, checked whole before anything is made on the host. */
+static int create_plan(const struct oci *o, const struct create_args *a, const char *bundle,
+		       struct plan *p, struct oci_config *cfg, struct herr *e)
 {
-	_cleanup_free_ char *bundle = realpath(a->bundle, NULL);
-	struct oci_state s = {0};
-	json_object *hooks = NULL;
-	struct plan p;
-	pid_t monitor = -1;
-	int r = -1;
-
-	if (!bundle)
-		return herr_set(e, errno, "bundle %s", a->bundle);
-	plan_init(&p);
-	plan_set_launcher(&p, o->argc, o->argv);
 	/* root (or podman's root) needs no keeper: its own ids, one to one (oci_host_ids) */
-	p.oci_host_ids = oci_may_map_ids();
-	if (oci_config_load(bundle, &p, o->logf ? o->logf : stderr, &s.annotations, e) < 0 ||
-	    oci_hooks_load(bundle, &hooks, e) < 0 || oci_hooks_save(dir, hooks, e) < 0)
-		goto out;
-	oci_host_user(&p);
-	if (p.oci_terminal && !a->console_socket) {
-		herr_set(e, 0, "config.json asks for a terminal but no --console-socket was given");
-		goto out;
-	}
-	if (p.oci_terminal)
-		p.oci_console_socket = xstrdup(a->console_socket);
+	p->oci_host_ids = oci_may_map_ids();
+	if (oci_config_load(bundle, p, o->logf ? o->logf : stderr, cfg, e) < 0)
+		return -1;
+	oci_host_user(p);
+	if (p->oci_terminal && !a->console_socket)
+		return herr_set(e, 0,
+				"config.json: process.terminal is true but no "
+				"--console-socket was given");
+	if (p->oci_terminal)
+		p->oci_console_socket = xstrdup(a->console_socket);
 	for (int fd = 3; fd < 3 + a->preserve_fds; fd++)
-		plan_add_pass_fd(&p, fd);
-	s.pid = oci_spawn(&p, dir, &monitor, &s.home, e);
+		plan_add_pass_fd(p, fd);
+	return 0;
+}
+
+/* Fork the monitor, record the state: nothing is left behind on failure. */
+static int create_in(const struct oci *o, const struct create_args *a, const char *bundle,
+		     struct plan *p, const struct oci_config *cfg, const char *dir, struct herr *e)
+{
+	struct oci_state s = {.annotations = cfg->annotations};
+	pid_t monitor = -1;
+	int r;
+
+	if (oci_hooks_save(dir, cfg->hooks, e) < 0)
+		return -1;
+	s.pid = oci_spawn(p, dir, &monitor, &s.home, e);
 	if (s.pid < 0)
-		goto out;
+		return -1;
 	s.id = (char *)a->id;
-	s.bundle = bundle;
+	s.bundle = (char *)bundle;
 	s.monitor = monitor;
 	s.start_time = oci_proc_start_time(s.pid);
 	s.created = oci_now_rfc3339();
@@ -252,15 +298,43 @@ static int create_in(const struct oci *o, const struct create_args *a, const cha
 		kill(s.pid, SIGKILL);
 		waitpid(monitor, NULL, 0);
 	} else {
-		r = create_hooks(o, hooks, &s, e);
+		r = create_hooks(o, cfg->hooks, &s, e);
 	}
 	if (r < 0 && a->pid_file)
 		unlink(a->pid_file);
 	free(s.created);
 	free(s.home);
+	return r;
+}
+
+/* Every failure exits 125 and leaves nothing: no state directory (the id stays free), no
+ * process, no cgroup. The config is read whole before the directory is made. */
+static int create(const struct oci *o, const struct create_args *a, struct herr *e)
+{
+	_cleanup_free_ char *bundle = realpath(a->bundle, NULL), *dir = NULL;
+	_cleanup_close_ int lock = -1;
+	struct oci_config cfg = {0};
+	struct plan p;
+	int r = -1;
+
+	if (!bundle)
+		return herr_set(e, errno, "bundle %s", a->bundle);
+	plan_init(&p);
+	plan_set_launcher(&p, o->argc, o->argv);
+	if (create_plan(o, a, bundle, &p, &cfg, e) < 0)
+		goto out;
+	if (mkdir_p(o->root, 0700, 0700) < 0) {
+		herr_set(e, errno, "cannot make the state directory %s", o->root);
+		goto out;
+	}
+	if (make_container_dir(o, a->id, &lock, e) < 0)
+		goto out;
+	dir = container_dir(o, a->id);
+	r = create_in(o, a, bundle, &p, &cfg, dir, e);
+	if (r < 0)
+		remove_container_dir(dir);
 out:
-	json_object_put(hooks);
-	json_object_put(s.annotations);
+	oci_config_free(&cfg);
 	oci_plan_free(&p);
 	return r;
 }
@@ -268,24 +342,12 @@ out:
 static int cmd_create(const struct oci *o, int argc, char **argv)
 {
 	struct create_args a = {0};
-	_cleanup_free_ char *dir = NULL;
 	struct herr e = {0};
 
 	if (parse_create(o, argc, argv, &a) < 0)
-		return 1;
-	if (mkdir_p(o->root, 0700, 0700) < 0)
-		return failf(o, 1, "cannot make the state directory %s: %s", o->root,
-			     strerror(errno));
-	dir = container_dir(o, a.id);
-	if (mkdir(dir, 0700) < 0) {
-		if (errno == EEXIST)
-			return failf(o, 1, "container with id exists: %s", a.id);
-		return failf(o, 1, "cannot make %s: %s", dir, strerror(errno));
-	}
-	if (create_in(o, &a, dir, &e) < 0) {
-		remove_container_dir(dir);
-		return fail(o, &e, e.exit_code ? e.exit_code : 1);
-	}
+		return EXIT_SETUP;
+	if (create(o, &a, &e) < 0)
+		return fail(o, &e, EXIT_SETUP);
 	return 0;
 }
 
@@ -367,7 +429,10 @@ static int cmd_start(const struct oci *o, int argc, char **argv)
 		goto out;
 	}
 	fifo = xasprintf("%s/exec.fifo", dir);
-	hooks = oci_hooks_saved(dir);
+	if (oci_hooks_saved(dir, &hooks, &e) < 0) {
+		r = fail(o, &e, EXIT_SETUP);
+		goto out;
+	}
 	/* startContainer fails the start and stops the container (runtime-spec config.md) */
 	if (oci_hooks_run(hooks, OCI_HOOK_START_CONTAINER, &s, &e) < 0) {
 		deliver(&s, SIGKILL);
@@ -482,6 +547,12 @@ static int cmd_delete(const struct oci *o, int argc, char **argv)
 	struct oci_state s;
 	const char *status;
 
+	if (id) {
+		_cleanup_free_ char *d = container_dir(o, id);
+
+		if (reclaim(d))
+			return 0; /* a create that died left it */
+	}
 	if (!id || load(o, id, &s, &dir) < 0)
 		return 1;
 	status = oci_state_status(&s);
@@ -493,7 +564,9 @@ static int cmd_delete(const struct oci *o, int argc, char **argv)
 	if (strcmp(status, "stopped") != 0)
 		deliver(&s, SIGKILL);
 	await_gone(&s);
-	hooks = oci_hooks_saved(dir);
+	/* a hooks.json edited out of shape: delete goes on, without the poststop hooks */
+	if (oci_hooks_saved(dir, &hooks, &e) < 0)
+		warn_hook(o, &e);
 	remove_container_dir(dir);
 	if (oci_hooks_run(hooks, OCI_HOOK_POSTSTOP, &s, &e) < 0)
 		warn_hook(o, &e);

@@ -15,13 +15,26 @@ bool oci_is_command(const char *arg);
 /* `hutch [GLOBAL OPTIONS] COMMAND ...`: argv[0] is the program. */
 int oci_main(int argc, char **argv);
 
-/* Read BUNDLE/config.json into p (rootfs, process, mounts, limits...). Warnings go to `warn`.
- * *annotations gets the config's annotations (a new reference, or NULL). */
-int oci_config_load(const char *bundle, struct plan *p, FILE *warn, json_object **annotations,
+/* What config.json holds beyond the plan. */
+struct oci_config {
+	json_object *annotations; /* an object of strings (a reference of its own), or NULL */
+	json_object *hooks;	  /* checked (oci_hooks_check); NULL when there are none */
+};
+/* config.json's text (text, len) into p (rootfs, process, mounts, limits...) and out; p comes
+ * from plan_init. Every field is type-checked: bad input is one error in e naming the field's
+ * path ("config.json: process.args[1]: not a string"). Nothing on the host changes: it only
+ * looks (root.path exists, linux.devices' host nodes, the writable cgroups), so a fuzzer may
+ * call it on any bytes; free with oci_config_free and oci_plan_free. Warnings go to `warn`. */
+int oci_config_parse(const char *text, size_t len, const char *bundle, struct plan *p, FILE *warn,
+		     struct oci_config *out, struct herr *e);
+/* The same from BUNDLE/config.json. */
+int oci_config_load(const char *bundle, struct plan *p, FILE *warn, struct oci_config *out,
 		    struct herr *e);
+void oci_config_free(struct oci_config *c);
 
-/* A runtime-spec process object (exec --process): args, env, cwd, user, capabilities... */
-int oci_process_load(json_object *process, struct plan *p, FILE *warn, struct herr *e);
+/* A runtime-spec process object in FILE (exec --process): args, env, cwd, user, capabilities...
+ */
+int oci_process_load(const char *file, struct plan *p, FILE *warn, struct herr *e);
 
 /* `exec`: run one more process in a running container (src/oci-exec.c). `o_log` receives errors
  * as the other commands' do; returns the exit status. */
@@ -90,8 +103,10 @@ void oci_terminal(const struct plan *p, struct tty_plan *t);
 /* OCI: a network namespace given by path replaces the keeper's fresh one (src/sandbox.c clones
  * the init into it). */
 int oci_join_netns(const struct plan *p, struct ids *ids, struct herr *e);
-/* The command's last step before execve: wait for `start`. */
+/* The command's last step before execve: tell create it is ready, wait for `start`. */
 int oci_await_start(const struct plan *p, struct herr *e);
+/* The command's setup failed: tell create, which reports it (true), or not an OCI create. */
+bool oci_command_failed(const struct plan *p, const struct herr *e);
 /* OCI as root, real or in an engine's user namespace (plan.oci_host_ids): no keeper and no
  * subordinate ids; every id of the caller's namespace is mapped to itself, so as real root the
  * container's ids are the host's, as under runc. False: not this case. */
@@ -109,12 +124,14 @@ enum oci_hook {
 	OCI_HOOK_POSTSTART,
 	OCI_HOOK_POSTSTOP,
 };
-/* BUNDLE/config.json's hooks, checked (absolute paths, string arrays, positive timeouts);
- * *hooks is NULL when there are none. */
-int oci_hooks_load(const char *bundle, json_object **hooks, struct herr *e);
+/* config.json's hooks (doc: the document), checked: known phases, absolute paths, string
+ * arrays, timeouts of 1 to 86400 s; *hooks is NULL when there are none. */
+struct jval;
+int oci_hooks_check(const struct jval *doc, json_object **hooks, struct herr *e);
 /* Kept in the state directory for start and delete (the bundle may change meanwhile). */
 int oci_hooks_save(const char *dir, json_object *hooks, struct herr *e);
-json_object *oci_hooks_saved(const char *dir);
+/* ...and read back, checked again; *hooks is NULL when there are none. */
+int oci_hooks_saved(const char *dir, json_object **hooks, struct herr *e);
 /* Run one phase's hooks in order, each with the state on its stdin; the first failure stops. */
 int oci_hooks_run(json_object *hooks, enum oci_hook phase, const struct oci_state *s,
 		  struct herr *e);

@@ -16,21 +16,24 @@
 #include <sys/utsname.h>
 
 #include "caps.h"
+#include "json-get.h"
 #include "util.h"
 
-static int bad(struct herr *e, const char *file, size_t idx, const char *what)
+static int bad(const struct jval *at, struct herr *e, const char *what)
 {
-	if (idx == (size_t)-1)
-		herr_set(e, 0, "%s: %s", file, what);
-	else
-		herr_set(e, 0, "%s: syscalls[%zu]: %s", file, idx, what);
+	jerr(at, NULL, e, "%s", what);
 	return herr_hint(e, "see the OCI runtime spec's seccomp section");
 }
 
-static int action(const char *s, json_object *errno_ret, uint32_t *out)
+/* errnoRet / defaultErrnoRet: absent is Docker's default, EPERM. */
+static int errno_ret(const struct jval *o, const char *key, int64_t *err, struct herr *e)
 {
-	int err = errno_ret ? json_object_get_int(errno_ret) : 1; /* Docker's default: EPERM */
+	*err = 1;
+	return jint(o, key, 0, UINT16_MAX, err, e);
+}
 
+static int action(const char *s, int64_t err, bool given, uint32_t *out)
+{
 	if (!s)
 		return -1;
 	if (strcmp(s, "SCMP_ACT_ALLOW") == 0)
@@ -47,7 +50,7 @@ static int action(const char *s, json_object *errno_ret, uint32_t *out)
 		*out = SCMP_ACT_LOG;
 	else if (strcmp(s, "SCMP_ACT_TRACE") == 0)
 		/* with no tracer attached (hutch attaches none) the call fails with ENOSYS */
-		*out = SCMP_ACT_TRACE((uint16_t)(errno_ret ? err : 0));
+		*out = SCMP_ACT_TRACE((uint16_t)(given ? err : 0));
 	else
 		return -1; /* SCMP_ACT_NOTIFY: needs a listener, which hutch does not offer */
 	return 0;
@@ -90,40 +93,28 @@ static bool native_arch(const char *a)
 	return false;
 }
 
-static bool lists_native_arch(json_object *filter)
+/* Each of these arrays was checked a list of strings (filter_fields). */
+static bool lists_native_arch(const struct jval *arches)
 {
-	json_object *v;
+	struct herr ignored = {0};
+	const char *a;
 
-	if (!json_object_object_get_ex(filter, "arches", &v) ||
-	    !json_object_is_type(v, json_type_array))
-		return false;
-	for (size_t i = 0; i < json_object_array_length(v); i++)
-		if (native_arch(json_object_get_string(json_object_array_get_idx(v, i))))
+	for (size_t i = 0; i < jlen(arches); i++)
+		if (jstr_at(arches, i, &a, &ignored) > 0 && native_arch(a))
 			return true;
 	return false;
 }
 
-static size_t length(json_object *filter, const char *key)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(filter, key, &v) && json_object_is_type(v, json_type_array)
-		   ? json_object_array_length(v)
-		   : 0;
-}
-
 /* minKernel "X.Y": 1 when the running kernel is at least that, 0 when older, -1 when the
- * value is not a version. */
-static int kernel_at_least(json_object *filter)
+ * value is not a version, -2 when not given. */
+static int kernel_at_least(const char *min)
 {
-	json_object *v;
 	struct utsname u;
 	unsigned want[2] = {0}, have[2] = {0};
 
-	if (!json_object_object_get_ex(filter, "minKernel", &v) || !v)
-		return -2; /* not given, or null */
-	if (sscanf(json_object_get_string(v) ? json_object_get_string(v) : "", "%u.%u", &want[0],
-		   &want[1]) < 1)
+	if (!min)
+		return -2;
+	if (sscanf(min, "%u.%u", &want[0], &want[1]) < 1)
 		return -1;
 	if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &have[0], &have[1]) < 1)
 		return 1;
@@ -139,79 +130,88 @@ static bool holds(uint64_t caps, const char *name)
 	return cap >= 0 && (caps >> cap) & 1;
 }
 
-/* `filter`'s "caps": all == true: every one is held; false: at least one is. */
-static bool caps_held(json_object *filter, uint64_t caps, bool all)
+/* A filter's "caps": all == true: every one is held; false: at least one is. */
+static bool caps_held(const struct jval *list, uint64_t caps, bool all)
 {
-	json_object *v;
-	size_t n;
+	struct herr ignored = {0};
+	const char *name;
+	size_t n = jlen(list);
 
-	if (!json_object_object_get_ex(filter, "caps", &v) || !json_object_is_type(v, json_type_array))
-		return false;
-	n = json_object_array_length(v);
 	for (size_t i = 0; i < n; i++)
-		if (holds(caps, json_object_get_string(json_object_array_get_idx(v, i))) != all)
+		if (jstr_at(list, i, &name, &ignored) > 0 && holds(caps, name) != all)
 			return !all;
 	return all && n > 0;
+}
+
+/* includes / excludes: an object of caps and arches (lists of names) and a minKernel. */
+struct filter {
+	struct jval caps, arches;
+	const char *min_kernel;
+};
+
+static int filter_fields(const struct jval *rule, const char *key, struct filter *f, struct herr *e)
+{
+	struct jval o;
+
+	return jobj(rule, key, &o, e) < 0 || jstrs(&o, "caps", &f->caps, e) < 0 ||
+		       jstrs(&o, "arches", &f->arches, e) < 0 ||
+		       jstr(&o, "minKernel", &f->min_kernel, e) < 0
+		   ? -1
+		   : 0;
 }
 
 /* Whether a rule is for this sandbox: 1 yes, 0 no, -1 a bad minKernel. `caps` are the
  * capabilities the command keeps (--cap-add, process.capabilities): as with Docker, runc and
  * crun, a rule that includes capabilities applies only when every one is kept, and one that
  * excludes some only when none is. */
-static int applies(json_object *rule, uint64_t caps)
+static int applies(const struct filter *inc, const struct filter *exc, uint64_t caps)
 {
-	json_object *inc = NULL, *exc = NULL;
 	int k;
 
-	json_object_object_get_ex(rule, "includes", &inc);
-	json_object_object_get_ex(rule, "excludes", &exc);
-	if (length(inc, "caps") > 0 && !caps_held(inc, caps, true))
+	if (jlen(&inc->caps) > 0 && !caps_held(&inc->caps, caps, true))
 		return 0;
-	if (caps_held(exc, caps, false))
+	if (caps_held(&exc->caps, caps, false))
 		return 0;
-	if (length(inc, "arches") > 0 && !lists_native_arch(inc))
+	if (jlen(&inc->arches) > 0 && !lists_native_arch(&inc->arches))
 		return 0;
-	if (lists_native_arch(exc))
+	if (lists_native_arch(&exc->arches))
 		return 0;
-	if ((k = kernel_at_least(inc)) == -1 || (k == 0))
+	if ((k = kernel_at_least(inc->min_kernel)) == -1 || (k == 0))
 		return k;
-	if ((k = kernel_at_least(exc)) == -1 || k == 1)
+	if ((k = kernel_at_least(exc->min_kernel)) == -1 || k == 1)
 		return k == 1 ? 0 : -1;
 	return 1;
 }
 
-/* A comparison value: the runtime spec's uint64, or a negative number as its two's complement
- * (json-c reads -1 as 0 when asked for a uint64). */
-static uint64_t u64(json_object *v)
-{
-	int64_t i = json_object_get_int64(v);
-
-	return i < 0 ? (uint64_t)i : json_object_get_uint64(v);
-}
-
-/* The rule's `args`, into `c` (room for `n`). *any: an argument is compared more than once, so
- * the comparisons are alternatives, one rule each (what runc and crun do; libseccomp itself
- * refuses two comparisons of one argument in a rule). */
-static int conditions(json_object *args, struct sc_cond *c, size_t n, bool *any, const char *file,
-		      size_t idx, struct herr *e)
+/* The rule's `args`, into `c` (room for jlen(args)). *any: an argument is compared more than
+ * once, so the comparisons are alternatives, one rule each (what runc and crun do; libseccomp
+ * itself refuses two comparisons of one argument in a rule). */
+static int conditions(const struct jval *args, struct sc_cond *c, bool *any, struct herr *e)
 {
 	unsigned seen = 0;
 
 	*any = false;
-	for (size_t i = 0; i < n; i++) {
-		json_object *a = json_object_array_get_idx(args, i), *v;
+	for (size_t i = 0; i < jlen(args); i++) {
+		struct jval a;
+		const char *op;
+		int64_t index;
+		int r;
 
-		if (!json_object_object_get_ex(a, "index", &v) || json_object_get_int(v) < 0 ||
-		    json_object_get_int(v) > 5)
-			return bad(e, file, idx, "an argument needs an 'index' from 0 to 5");
-		c[i].arg = (unsigned)json_object_get_int(v);
+		if (jobj_at(args, i, &a, e) < 0 || (r = jint(&a, "index", 0, 5, &index, e)) < 0)
+			return -1;
+		if (r == 0)
+			return bad(&a, e, "an argument needs an 'index' from 0 to 5");
+		c[i].arg = (unsigned)index;
 		*any |= (seen & (1u << c[i].arg)) != 0;
 		seen |= 1u << c[i].arg;
-		if (!json_object_object_get_ex(a, "op", &v) ||
-		    (c[i].op = compare_op(json_object_get_string(v))) < 0)
-			return bad(e, file, idx, "an argument needs an 'op' such as SCMP_CMP_EQ");
-		c[i].a = json_object_object_get_ex(a, "value", &v) ? u64(v) : 0;
-		c[i].b = json_object_object_get_ex(a, "valueTwo", &v) ? u64(v) : 0;
+		if (jstr(&a, "op", &op, e) < 0)
+			return -1;
+		if ((c[i].op = compare_op(op)) < 0)
+			return bad(&a, e, "an argument needs an 'op' such as SCMP_CMP_EQ");
+		/* the runtime spec's uint64; a negative number as its two's complement */
+		c[i].a = c[i].b = 0;
+		if (jbits64(&a, "value", &c[i].a, e) < 0 || jbits64(&a, "valueTwo", &c[i].b, e) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -242,62 +242,83 @@ static void push_name(struct sc_profile *p, struct sc_rule *r, const char *name,
 	}
 }
 
-static int one_rule(json_object *rule, size_t idx, const char *file, uint64_t caps,
-		    struct sc_profile *out, struct herr *e)
+static int one_rule(const struct jval *rule, size_t idx, uint64_t caps, struct sc_profile *out,
+		    struct herr *e)
 {
-	json_object *names, *v, *errno_ret = NULL, *args = NULL;
 	struct sc_rule r = {.line = (unsigned)idx};
 	_cleanup_free_ struct sc_cond *c = NULL;
-	size_t n;
+	struct jval names, args;
+	struct filter inc, exc;
+	const char *name, *act, *comment;
+	int64_t err;
 	bool any;
-	int k = applies(rule, caps);
+	int k, given;
 
-	if (k <= 0)
-		return k == 0 ? 0 : bad(e, file, idx, "'minKernel' must read like \"4.8\"");
-	if (!json_object_object_get_ex(rule, "names", &names) &&
-	    !json_object_object_get_ex(rule, "name", &names))
-		return bad(e, file, idx, "no 'names'");
-	json_object_object_get_ex(rule, "errnoRet", &errno_ret);
-	json_object_object_get_ex(rule, "args", &args);
-	if (!json_object_object_get_ex(rule, "action", &v) ||
-	    action(json_object_get_string(v), errno_ret, &r.action) < 0)
-		return bad(e, file, idx,
+	if (jstrs(rule, "names", &names, e) < 0 || jstr(rule, "name", &name, e) < 0 ||
+	    jstr(rule, "action", &act, e) < 0 ||
+	    (given = errno_ret(rule, "errnoRet", &err, e)) < 0 ||
+	    jarr(rule, "args", &args, e) < 0 || jstr(rule, "comment", &comment, e) < 0 ||
+	    filter_fields(rule, "includes", &inc, e) < 0 ||
+	    filter_fields(rule, "excludes", &exc, e) < 0)
+		return -1;
+	if ((k = applies(&inc, &exc, caps)) <= 0)
+		return k == 0 ? 0 : bad(rule, e, "'minKernel' must read like \"4.8\"");
+	if (!names.v && !name)
+		return bad(rule, e, "no 'names'");
+	if (action(act, err, given > 0, &r.action) < 0)
+		return bad(rule, e,
 			   "'action' must be SCMP_ACT_ALLOW, _ERRNO, _KILL, _KILL_PROCESS, "
 			   "_KILL_THREAD, _TRAP, _TRACE or _LOG (hutch has no _NOTIFY listener)");
-	n = json_object_is_type(args, json_type_array) ? json_object_array_length(args) : 0;
-	c = xcalloc(n + 1, sizeof(*c));
-	if (conditions(args, c, n, &any, file, idx, e) < 0)
+	c = xcalloc(jlen(&args) + 1, sizeof(*c));
+	if (conditions(&args, c, &any, e) < 0)
 		return -1;
-	if (!json_object_is_type(names, json_type_array)) {
-		push_name(out, &r, json_object_get_string(names), c, n, any);
+	if (!names.v) {
+		push_name(out, &r, name, c, jlen(&args), any);
 		return 0;
 	}
-	for (size_t i = 0; i < json_object_array_length(names); i++)
-		push_name(out, &r, json_object_get_string(json_object_array_get_idx(names, i)), c,
-			  n, any);
+	for (size_t i = 0; i < jlen(&names); i++)
+		if (jstr_at(&names, i, &name, e) > 0) /* each checked a string (jstrs) */
+			push_name(out, &r, name, c, jlen(&args), any);
 	return 0;
 }
 
-int sc_profile_parse_json(const char *file, const char *text, uint64_t caps,
-			  struct sc_profile *out, struct herr *e)
+int sc_profile_from_json(const struct jval *doc, uint64_t caps, struct sc_profile *out,
+			 struct herr *e)
 {
-	enum json_tokener_error jerr = json_tokener_success;
-	json_object *root = json_tokener_parse_verbose(text, &jerr), *v, *ret = NULL, *rules;
-	int r = 0;
+	struct jval rules, rule, ignored;
+	const char *def, *listener;
+	int64_t err;
+	int given;
 
 	*out = (struct sc_profile){.newer_than = -1, .json = true};
-	if (!root)
-		return bad(e, file, (size_t)-1, json_tokener_error_desc(jerr));
-	json_object_object_get_ex(root, "defaultErrnoRet", &ret);
-	if (!json_object_object_get_ex(root, "defaultAction", &v) ||
-	    action(json_object_get_string(v), ret, &out->def_action) < 0)
-		r = bad(e, file, (size_t)-1, "'defaultAction' is missing or unknown");
-	if (r == 0 && json_object_object_get_ex(root, "syscalls", &rules)) {
-		if (!json_object_is_type(rules, json_type_array))
-			r = bad(e, file, (size_t)-1, "'syscalls' must be an array");
-		for (size_t i = 0; r == 0 && i < json_object_array_length(rules); i++)
-			r = one_rule(json_object_array_get_idx(rules, i), i, file, caps, out, e);
+	if (jstr(doc, "defaultAction", &def, e) < 0 ||
+	    (given = errno_ret(doc, "defaultErrnoRet", &err, e)) < 0 ||
+	    jarr(doc, "syscalls", &rules, e) < 0 || jstrs(doc, "architectures", &ignored, e) < 0 ||
+	    jarr(doc, "archMap", &ignored, e) < 0 || jstrs(doc, "flags", &ignored, e) < 0 ||
+	    jstr(doc, "listenerPath", &listener, e) < 0)
+		return -1;
+	if (action(def, err, given > 0, &out->def_action) < 0)
+		return bad(doc, e, "'defaultAction' is missing or unknown");
+	for (size_t i = 0; i < jlen(&rules); i++)
+		if (jobj_at(&rules, i, &rule, e) < 0 || one_rule(&rule, i, caps, out, e) < 0)
+			return -1;
+	return 0;
+}
+
+int sc_profile_parse_json(const char *file, const char *text, uint64_t caps, struct sc_profile *out,
+			  struct herr *e)
+{
+	enum json_tokener_error jerr = json_tokener_success;
+	json_object *root = json_tokener_parse_verbose(text, &jerr);
+	struct jval doc;
+	int r;
+
+	*out = (struct sc_profile){.newer_than = -1, .json = true};
+	if (!root) {
+		herr_set(e, 0, "%s: %s", file, json_tokener_error_desc(jerr));
+		return herr_hint(e, "see the OCI runtime spec's seccomp section");
 	}
+	r = jroot(root, file, "", &doc, e) < 0 ? -1 : sc_profile_from_json(&doc, caps, out, e);
 	json_object_put(root);
 	return r;
 }

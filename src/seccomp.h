@@ -61,6 +61,11 @@ int sc_profile_parse_text(const char *file, const char *text, struct sc_profile 
  * N), for the rules' includes/excludes. */
 int sc_profile_parse_json(const char *file, const char *text, uint64_t caps,
 			  struct sc_profile *out, struct herr *e);
+/* ...from a document already parsed (config.json's linux.seccomp), every field type-checked,
+ * errors naming its JSON path (json-get.h). */
+struct jval;
+int sc_profile_from_json(const struct jval *doc, uint64_t caps, struct sc_profile *out,
+			 struct herr *e);
 void sc_profile_free(struct sc_profile *p);
 /* "ERRNO NAME" / "kill" ...: the action's name for messages and the generator. */
 int sc_errno_from_name(const char *name);

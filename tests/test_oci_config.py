@@ -258,7 +258,7 @@ def test_additional_gids_are_the_commands_groups(oci, bundle, subids):
 def test_additional_gids_not_a_gid_refused(oci, bundle):
     cfg = spec(["true"])
     cfg["process"]["user"] = {"uid": 0, "gid": 0, "additionalGids": ["wheel"]}
-    refused(oci, bundle(cfg), "additionalGids[0]: not a gid")
+    refused(oci, bundle(cfg), "process.user.additionalGids[0]: not an integer")
 
 
 def test_id_maps_without_own_id_refused(oci, bundle, subids):

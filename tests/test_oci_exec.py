@@ -189,21 +189,30 @@ def test_podman_container_gets_podmans_whole_range(podman):
 def test_exec_joins_the_containers_cgroup(oci, bundle, tmp_path):
     """With limits the container has a cgroup of hutch's own; an exec'd
     process is moved into it (in every hierarchy) before it can fork, so the
-    limits count it and the container's end kills it."""
+    limits count it and the container's end kills it. Its pid is told (the
+    --pid-file, --detach returning) only once it is there: `exec` runs on
+    one CPU, where the new process would run last, after exec and its
+    launcher have exited (it failed once under ASan, timing alone)."""
     from cgtools import need_delegation
     need_delegation("--pids=16")
     cfg = spec(["sleep", "30"])
     cfg["linux"]["resources"] = {"pids": {"limit": 16}}
     s = started(oci, bundle, "g1", cfg)
-    pid = exec_sleeper(oci, tmp_path, "g1")
     want = Path(f"/proc/{s['pid']}/cgroup").read_text()
     assert "/sandbox" in want  # hutch's own leaf
-    # --detach publishes the pid once the process is forked; it joins the
-    # cgroups first thing, but each v1 move waits for an RCU grace period
-    deadline = time.monotonic() + 5
-    while Path(f"/proc/{pid}/cgroup").read_text() != want and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert Path(f"/proc/{pid}/cgroup").read_text() == want
+    proc = tmp_path / "p.json"
+    proc.write_text(json.dumps({"args": ["sleep", "25"], "cwd": "/",
+                                "env": ["PATH=/bin"]}))
+    cpu = min(os.sched_getaffinity(0))
+    for i in range(10):
+        pidfile = tmp_path / f"x{i}.pid"
+        subprocess.run([HUTCH, "--root", str(oci.root), "exec", "--process",
+                        str(proc), "--detach", "--pid-file", str(pidfile),
+                        "g1"], check=True, timeout=TIMEOUT,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+        pid = int(pidfile.read_text())
+        assert Path(f"/proc/{pid}/cgroup").read_text() == want, i
 
 
 def test_kill_all_reaches_every_process(oci, bundle, tmp_path):
