@@ -443,7 +443,10 @@ def root_cgroups(user, token):
             # no-internal-processes rule), as tests/run keeps it
             leaf = os.path.join(row[1], "soak-" + token[-8:])
             os.mkdir(leaf)
-            os.chown(leaf, pw.pw_uid, pw.pw_gid)
+            # all of it, as tests/run does (chown -R): moving a process to a cgroup of the
+            # user's below needs the leaf's cgroup.procs, the common ancestor's, writable
+            for name in ["", *os.listdir(leaf)]:
+                os.chown(os.path.join(leaf, name), pw.pw_uid, pw.pw_gid)
             procs.append(os.path.join(leaf, "cgroup.procs"))
     return procs, leaf
 
@@ -524,6 +527,18 @@ def kill(pids, token):
             pass
 
 
+def remove_cgroups(dirs):
+    """Remove empty cgroups and their children (hutch's `sandbox` leaf)."""
+    for top in dirs:
+        for _ in range(50):
+            try:
+                for d, _, _ in os.walk(top, topdown=False):
+                    os.rmdir(d)
+                break
+            except OSError:  # a dying sandbox's last process
+                time.sleep(0.1)
+
+
 def supervise(hutch, runs, every, user=None, want_limits=True, driver=__file__, log=None):
     """Run the soak; its figures: {"samples": [...], "leftovers": {...}, "errors", ...}."""
     root = os.geteuid() == 0
@@ -541,7 +556,9 @@ def supervise(hutch, runs, every, user=None, want_limits=True, driver=__file__, 
         ours = {x.get(k) for x in res["samples"] for k in ("keeper", "maker")} - {None}
         res["leftovers"] = leftovers(token, ours | {os.getpid(), p.pid}, end,
                                      cgroup_dirs(p.pid), before)
-        kill(res["leftovers"]["processes"], token)  # recorded; the soak itself leaves nothing
+        # recorded; now removed, so that even a failed soak leaves nothing
+        kill(res["leftovers"]["processes"], token)
+        remove_cgroups(res["leftovers"]["cgroups"])
         go()
         p.wait(timeout=30)
         if root:  # the soak's own keeper would live on for a minute
