@@ -117,14 +117,24 @@ def live_children(pid):
 def reap():
     """Reap the zombies the subreaper inherited (sandbox inits whose monitor
     returned first, a keeper that exited); only between runs, when no run's
-    own process is waited for."""
+    own process is waited for. Returns how each keeper among them ended."""
+    keepers = []
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
-            return
-        if pid == 0:
-            return
+            return keepers
+        if info is None:
+            return keepers
+        try:  # a zombie's name is still there until it is reaped
+            with open(f"/proc/{info.si_pid}/comm") as f:
+                comm = f.read().strip()
+        except OSError:
+            comm = "?"
+        os.waitpid(info.si_pid, 0)
+        if comm == "hutch-keeper":
+            how = "exited %d" if info.si_code == os.CLD_EXITED else "killed by signal %d"
+            keepers.append(f"keeper {info.si_pid} {how % info.si_status}")
 
 
 class Driver:
@@ -213,7 +223,7 @@ def drive(hutch, runs, every, token, want_limits):
             err = d.one(kind)
         except (OSError, subprocess.SubprocessError) as e:
             err = f"{kind}: {e}"
-        reap()
+        errors += [f"after run {i}: {k}" for k in reap()]
         if err:
             errors.append(f"run {i}: {err}")
         if i in marks:
