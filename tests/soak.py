@@ -170,7 +170,12 @@ class Driver:
                       % self.server.port)
             p = self.start(["--net", "slirp", "--allow-host-loopback"], ["/bin/bash", "-c", script, t],
                            stdout=subprocess.PIPE)
-            out, err = p.communicate(timeout=30)
+            try:
+                out, err = p.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.communicate()
+                return "slirp: hung for 30 s"
             if p.returncode != 0 or out.strip() != str(PAYLOAD).encode():
                 return (f"slirp: exit {p.returncode}, got {out.strip()!r}: "
                         f"{err.decode(errors='replace').strip()}")
@@ -266,8 +271,12 @@ def kb(fields, key):
 
 
 def start_time(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[19])
+    """PID's start time (clock ticks after boot): tells a pid's reuse from its process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except OSError:
+        return None
 
 
 def fd_kinds(pid):
