@@ -48,6 +48,8 @@ CGROUPS_FILE = "/etc/hutch-test-cgroups"
 # network + IPC namespace pairs. A served client adds a socket until it hangs up.
 KEEPER_SPARES = 2
 IDLE_FIXED = {"user": 1, "socket": 2}
+# The spare maker holds its socket to the keeper alone (and a pair while it makes one).
+MAKER_FIXED = {"socket": 1}
 SETTLE_S = 10  # how long to wait for the keeper to be idle, with its spares made
 
 
@@ -333,8 +335,10 @@ def sample(run, keeper, maker):
                  fixed=sum(kinds.values()) - 2 * spares)
     if maker:
         mk = fd_kinds(maker)
-        s.update(maker=maker, maker_fds=sum(mk.values()) if mk is not None else None,
-                 maker_rss_kb=kb(proc_fields(maker, "status"), "VmRSS"))
+        if mk is not None:
+            s.update(maker_fds=sum(mk.values()),
+                     maker_kinds={k: v for k, v in mk.items() if k not in ("net", "ipc")})
+        s.update(maker=maker, maker_rss_kb=kb(proc_fields(maker, "status"), "VmRSS"))
     return s
 
 
@@ -615,6 +619,8 @@ def verdict(res, anon_bound_kb, rss_bound_kb):
     if all("kinds" in x for x in s):
         if end["fixed"] > base["fixed"] or not all(idle_within(x["kinds"]) for x in s):
             bad.append("keeper fds: " + str([(x["run"], x["kinds"]) for x in s]))
+        if any(x.get("maker_kinds") != MAKER_FIXED for x in s):
+            bad.append("maker fds: " + str([(x["run"], x.get("maker_kinds")) for x in s]))
     for key, bound in (("anon_kb", anon_bound_kb), ("rss_kb", rss_bound_kb)):
         if None in (end.get(key), base.get(key)) or end[key] - base[key] > bound:
             bad.append(f"keeper {key}: {base.get(key)} -> {end.get(key)}")
