@@ -127,8 +127,15 @@ static int spare_maker_start(void)
 		return -1;
 	pid = fork();
 	if (pid == 0) {
-		close(sv[0]);
-		spare_maker(sv[1]);
+		/* The maker keeps its socket alone, as fd 0. Above all not the keeper's listening
+		 * socket: a maker still alive once its keeper is gone (SCHED_IDLE: on a busy host
+		 * it may wait long for a CPU even to die on) would keep the keeper's address bound,
+		 * so the next keeper could not bind it, and each client would wait on it for an
+		 * answer that never comes. */
+		if (sv[1] != 0 && dup3(sv[1], 0, O_CLOEXEC) < 0)
+			_exit(0);
+		syscall(SYS_close_range, 1U, ~0U, 0U);
+		spare_maker(0);
 	}
 	close(sv[1]);
 	if (pid < 0) {
