@@ -127,6 +127,10 @@ def test_rlimit_cannot_raise_the_hard_limit(sh):
     (["--memory-swap", "128M"], "needs --memory"),
     (["--memory", "128M", "--memory-swap", "64M"], "at least --memory"),
     (["--cgroup-parent", "relative"], "absolute cgroup path"),
+    # a trailing "..", or "." anywhere, was let through (tests/fuzz/fuzz_path.c)
+    (["--cgroup-parent", "/user/.."], "absolute cgroup path"),
+    (["--cgroup-parent", "/.."], "absolute cgroup path"),
+    (["--cgroup-parent", "/user/./jobs"], "absolute cgroup path"),
 ])
 def test_bad_values_are_clear_errors(sandbox, args, words):
     r = sandbox("true", opts=args)
