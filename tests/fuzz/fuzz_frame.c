@@ -1,7 +1,8 @@
 /* Frames from the tap, as the monitor parses them (src/frame.c): whatever the sandbox writes to
  * its tap device reaches frame_parse, and a refused one is answered from its fields. The input
- * is one Ethernet frame. Besides memory errors, the answers the monitor builds must themselves
- * be frames it can parse, and the checksums it fixes must verify. */
+ * is one Ethernet frame. Besides memory errors, the answers the monitor builds (a reset, an ICMP
+ * error, a UDP reply) must themselves be frames it can parse, with checksums that verify, and
+ * so must the checksums it fixes. */
 #include <assert.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -50,13 +51,13 @@ static void check_answer(const struct frame *f, uint8_t *out, size_t n)
 	assert(frame_parse(&r, out, n));
 	assert(r.family == f->family);
 	assert(r.ip_len + 14 == n);
-	if (r.proto == IPPROTO_TCP)
+	if (r.proto == IPPROTO_TCP || r.proto == IPPROTO_UDP)
 		check_l4_sum(&r);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const uint8_t addr[16] = {10, 0, 2, 3};
+	static const uint8_t addr[16] = {10, 0, 2, 3}, big[65535 - 8 - 20 + 32] = {0};
 	uint8_t *buf, out[MAX_FRAME];
 	struct frame f;
 	size_t n;
@@ -78,6 +79,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (f.proto == IPPROTO_TCP) {
 			n = frame_reset_onward(&f, 12345, out);
 			check_answer(&f, out, n);
+		}
+		/* a DNS answer of the monitor's own (REFUSED), here the datagram's own payload,
+		 * into a buffer that holds it or one that may not */
+		if (f.proto == IPPROTO_UDP) {
+			n = frame_udp_reply(&f, f.l4 + 8, f.l4_len - 8, out, sizeof(out));
+			if (n)
+				check_answer(&f, out, n);
+			n = frame_udp_reply(&f, f.l4 + 8, f.l4_len - 8, out, size);
+			assert(n <= size);
+			if (n)
+				check_answer(&f, out, n);
+			/* and a payload near the largest a datagram holds, for frames whose first
+			 * bit is set (the others stay fast) */
+			n = buf[0] & 0x80
+				? frame_udp_reply(&f, big, sizeof(big) - 32 + (buf[0] & 31), out,
+						  sizeof(out))
+				: 0;
+			if (n)
+				check_answer(&f, out, n);
 		}
 		/* what --dns does to a query and to its answer */
 		if (f.proto == IPPROTO_TCP || f.proto == IPPROTO_UDP) {
