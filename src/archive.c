@@ -91,12 +91,13 @@ static const char *clean_name(const char *name, const char **why)
 		*why = "a missing or oversized name";
 		return NULL;
 	}
+	while (name[0] == '.' && name[1] == '/')
+		name += 2;
+	/* after the "./" prefixes: ".//etc/passwd" is as absolute as "/etc/passwd" */
 	if (name[0] == '/') {
 		*why = "an absolute path";
 		return NULL;
 	}
-	while (name[0] == '.' && name[1] == '/')
-		name += 2;
 	for (p = name; *p;) {
 		size_t len = strcspn(p, "/");
 		if (len == 2 && p[0] == '.' && p[1] == '.') {

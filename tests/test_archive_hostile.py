@@ -38,6 +38,11 @@ HOSTILE = {
     "deep-traversal": ([(ti("a/../../escape", size=3), b"bad")], "a/../../escape", "'..'"),
     "absolute": ([(ti("/tmp/hutch-abs-escape", size=3), b"bad")], "/tmp/hutch-abs-escape",
                  "absolute"),
+    # absolute once its "./" is gone (tests/fuzz/fuzz_image.c)
+    "dot-slash-absolute": ([(ti(".//tmp/hutch-abs-escape", size=3), b"bad")],
+                           ".//tmp/hutch-abs-escape", "absolute"),
+    "hardlink-dot-slash-abs": ([(ti("hl", tarfile.LNKTYPE, ".//etc/passwd"), None)], "hl",
+                               "hard link outside"),
     "symlink-out": ([(ti("up", tarfile.SYMTYPE, "../../../../etc"), None)], "up",
                     "symlink pointing outside"),
     "hardlink-out": ([(ti("hl", tarfile.LNKTYPE, "../../../etc/passwd"), None)], "hl",
