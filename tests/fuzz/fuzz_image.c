@@ -44,12 +44,17 @@ static void read_json(unsigned kind, const char *buf, size_t len)
 		image_record_free(&r);
 }
 
-/* How far below the root a path's directory part is, counting each real component. */
+/* Does target, followed from the directory name is in, climb above the root? A plain walk over
+ * the components of both, "" and "." counting nothing. */
 static bool climbs_out(const char *name, const char *target)
 {
 	long depth = 0;
-	char *dir = strdup(name), *slash = strrchr(dir, '/'), *path, *save = NULL;
+	char *dir = strdup(name), *slash, *path, *save = NULL;
 
+	/* "a/link/" is the entry a/link, in a */
+	for (size_t n = strlen(dir); n && dir[n - 1] == '/'; n--)
+		dir[n - 1] = 0;
+	slash = strrchr(dir, '/');
 	if (slash)
 		*slash = 0;
 	else
