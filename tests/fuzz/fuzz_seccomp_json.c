@@ -2,7 +2,7 @@
  * and an OCI bundle's linux.seccomp come from whoever wrote the file. The first byte chooses
  * the capabilities the command keeps (none, CAP_SYS_ADMIN and CAP_SYS_PTRACE, or all), for the
  * rules' includes and excludes; the rest is the profile. One that parses is also compiled
- * (libseccomp, in memory only: nothing is installed). */
+ * (libseccomp, in a child given 10 s; nothing is installed). */
 #include <stdlib.h>
 #include <string.h>
 

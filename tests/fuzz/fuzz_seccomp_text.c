@@ -1,6 +1,6 @@
 /* Text seccomp profiles (hutch-seccomp(5), src/seccomp-profile.c): `--seccomp FILE` and a
  * policy's `seccomp FILE` read whatever file they are given. A profile that parses is also
- * compiled (src/seccomp-compile.c, libseccomp, in memory only: nothing is installed). */
+ * compiled (src/seccomp-compile.c: libseccomp, in a child given 10 s; nothing is installed). */
 #include <stdlib.h>
 #include <string.h>
 
