@@ -279,8 +279,8 @@ static int compile_ordered(const struct sc_profile *p, const char *file, struct 
 	return 0;
 }
 
-static int compile_now(const struct sc_profile *p, const char *file, struct sc_filters *out,
-		       struct herr *e)
+int sc_compile_here(const struct sc_profile *p, const char *file, struct sc_filters *out,
+		    struct herr *e)
 {
 	if (p->json)
 		return compile_ordered(p, file, out, e);
@@ -345,7 +345,7 @@ static _Noreturn void compile_child(const struct sc_profile *p, const char *file
 	struct sc_filters f = {0};
 	bool ok;
 
-	c.r = compile_now(p, file, &f, &c.e);
+	c.r = sc_compile_here(p, file, &f, &c.e);
 	c.n = c.r == 0 ? f.n : 0;
 	memcpy(c.len, f.len, sizeof(c.len));
 	ok = write(fd, &c, sizeof(c)) == (ssize_t)sizeof(c);

@@ -59,17 +59,22 @@ int sc_profile_parse_text(const char *file, const char *text, struct sc_profile 
 			  struct herr *e);
 /* OCI runtime-spec / Docker JSON; `caps`: the capabilities the command keeps (bit N: capability
  * N), for the rules' includes/excludes. */
-int sc_profile_parse_json(const char *file, const char *text, uint64_t caps,
-			  struct sc_profile *out, struct herr *e);
+int sc_profile_parse_json(const char *file, const char *text, uint64_t caps, struct sc_profile *out,
+			  struct herr *e);
 void sc_profile_free(struct sc_profile *p);
 /* "ERRNO NAME" / "kill" ...: the action's name for messages and the generator. */
 int sc_errno_from_name(const char *name);
 
 /* Read a profile file (at most 1 MiB) into a NUL-terminated string. */
 int sc_read_file(const char *path, char **text, struct herr *e);
-/* Compile with libseccomp. */
+/* Compile with libseccomp, in a child given 10 s: libseccomp 2.5.4 loops for ever on some
+ * profiles (src/seccomp-compile.c), and a profile is whoever wrote the file's. */
 int sc_compile(const struct sc_profile *p, const char *file, struct sc_filters *out,
 	       struct herr *e);
+/* sc_compile without its child and deadline (libseccomp may loop on some profiles): for the fuzz
+ * targets, which must see the compiler's coverage and cannot fork for every input. */
+int sc_compile_here(const struct sc_profile *p, const char *file, struct sc_filters *out,
+		    struct herr *e);
 void sc_filters_free(struct sc_filters *f);
 
 /* --seccomp ARG: a built-in name, `none`, or a file (.json: JSON, else text); fills `out`.
