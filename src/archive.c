@@ -205,12 +205,13 @@ static const char *clean_name(const char *name, const char **why)
 		*why = "a missing or oversized name";
 		return NULL;
 	}
+	while (name[0] == '.' && name[1] == '/')
+		name += 2;
+	/* after the "./" prefixes: ".//etc/passwd" is as absolute as "/etc/passwd" */
 	if (name[0] == '/') {
 		*why = "an absolute path";
 		return NULL;
 	}
-	while (name[0] == '.' && name[1] == '/')
-		name += 2;
 	for (p = name; *p;) {
 		size_t len = strcspn(p, "/");
 		if (len == 2 && p[0] == '.' && p[1] == '.') {
@@ -223,15 +224,26 @@ static const char *clean_name(const char *name, const char **why)
 	return name;
 }
 
-/* Does the relative symlink target, followed from the entry's directory, stay inside? */
+/* Does the relative symlink target, followed from the entry's directory, stay inside? The
+ * directory's depth counts its real components only: "a//b/./l" is two deep, not four, or a
+ * target of "../../../x" would pass (and "a/l/" is in "a"). */
 static bool link_stays_inside(const char *name, const char *target)
 {
+	size_t n = strlen(name);
+	const char *dir_end, *p, *end;
 	long depth = 0;
-	const char *p;
 
-	for (p = name; (p = strchr(p, '/')); p++)
-		if (p[1])
+	while (n && name[n - 1] == '/')
+		n--;
+	dir_end = memrchr(name, '/', n);
+
+	for (p = name; dir_end && p < dir_end; p = end + 1) {
+		end = p + strcspn(p, "/");
+		if (end - p == 2 && p[0] == '.' && p[1] == '.')
+			depth--;
+		else if (end > p && !(end - p == 1 && p[0] == '.'))
 			depth++;
+	}
 	for (p = target; *p;) {
 		size_t len = strcspn(p, "/");
 		if (len == 2 && p[0] == '.' && p[1] == '.')

@@ -91,6 +91,14 @@ static struct conn *open_conn(struct dns_streams *s, int family, const uint8_t *
 	return c;
 }
 
+/* A direction's SYN: its stream starts at next, and whatever was gathered before is dropped
+ * (a second SYN or SYN-ACK on a connection must not leak the buffer of the first). */
+static void restart(struct half *h, uint32_t next)
+{
+	free(h->buf);
+	*h = (struct half){.synced = true, .next = next};
+}
+
 /* The length of the message being gathered (its 2-byte prefix is in). */
 static size_t msg_len(const struct half *h)
 {
@@ -142,7 +150,7 @@ bool dns_streams_segment(struct dns_streams *s, const struct frame *f, bool to_d
 	dlen = f->l4_len - thl;
 	if (to_dns && (flags & (TH_SYN | TH_ACK)) == TH_SYN) {
 		c = open_conn(s, f->family, addr, port);
-		c->q = (struct half){.synced = true, .next = seq + 1};
+		restart(&c->q, seq + 1);
 		c->last = ++s->clock;
 		return true;
 	}
@@ -152,7 +160,7 @@ bool dns_streams_segment(struct dns_streams *s, const struct frame *f, bool to_d
 		return true;
 	}
 	if (c && !to_dns && (flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK)) {
-		c->a = (struct half){.synced = true, .next = seq + 1};
+		restart(&c->a, seq + 1);
 		return true;
 	}
 	if (dlen == 0 || flags & TH_RST)

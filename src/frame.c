@@ -250,7 +250,9 @@ size_t frame_udp_reply(const struct frame *f, const uint8_t *payload, size_t n, 
 	size_t off;
 	uint8_t *u;
 
-	if (f->family == 0 || ETH_HDR + 40 + 8 + n > cap || 8 + n > 0xffff)
+	/* the IPv4 header counts in its total length: a larger payload would wrap it */
+	if (f->family == 0 || ETH_HDR + 40 + 8 + n > cap ||
+	    (f->family == AF_INET ? 20 : 0) + 8 + n > 0xffff)
 		return 0;
 	off = headers(f, false, out, IPPROTO_UDP, 8 + n);
 	u = out + off;

@@ -9,6 +9,7 @@
 #include <sys/sysinfo.h>
 
 #include "options.h"
+#include "path.h"
 #include "util.h"
 
 static const struct {
@@ -192,7 +193,8 @@ int limits_set_report(struct plan *p, const char *opt, const char *arg, struct h
 
 int limits_set_cgroup_parent(struct plan *p, const char *opt, const char *arg, struct herr *e)
 {
-	if (arg[0] != '/' || strstr(arg, "/../") || strstr(arg, "/./"))
+	/* "/user/.." too: joined to a hierarchy's mount it would climb out of it */
+	if (arg[0] != '/' || path_has_dot_component(arg))
 		return herr_set(e, 0,
 				"--%s '%s': expected an absolute cgroup path as /proc/self/cgroup "
 				"shows it, such as /user/jobs",

@@ -10,6 +10,19 @@
 
 #include "util.h"
 
+bool path_has_dot_component(const char *path)
+{
+	for (const char *p = path; *p;) {
+		size_t len = strcspn(p, "/");
+
+		if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+			return true;
+		p += len;
+		p += *p == '/';
+	}
+	return false;
+}
+
 int path_open(int rootfd, const char *path, int flags)
 {
 	/* RESOLVE_IN_ROOT treats rootfd as "/" for absolute symlinks and clamps "..";

@@ -353,6 +353,14 @@ int policy_apply(struct plan *p, const char *name, struct herr *e)
 	return run_policy(&w, name, e);
 }
 
+int policy_apply_text(struct plan *p, const char *label, const char *text, struct herr *e)
+{
+	struct walk w = {.p = p};
+	struct source src = {.label = (char *)label, .id = (char *)label, .text = (char *)text};
+
+	return walk_source(&w, &src, e);
+}
+
 int policy_show(const char *name, FILE *out, struct herr *e)
 {
 	struct plan scratch;

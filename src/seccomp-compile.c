@@ -3,12 +3,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -275,7 +279,8 @@ static int compile_ordered(const struct sc_profile *p, const char *file, struct 
 	return 0;
 }
 
-int sc_compile(const struct sc_profile *p, const char *file, struct sc_filters *out, struct herr *e)
+int sc_compile_here(const struct sc_profile *p, const char *file, struct sc_filters *out,
+		    struct herr *e)
 {
 	if (p->json)
 		return compile_ordered(p, file, out, e);
@@ -315,6 +320,141 @@ int sc_compile(const struct sc_profile *p, const char *file, struct sc_filters *
 		newer_prefix(p, out->insns[1]);
 	out->n = 2;
 	return merge(out, e);
+}
+
+/*
+ * libseccomp 2.5.4 can loop for ever on a short profile: two rules for one call, each with a
+ * range test and a test of another argument ("errno EAFNOSUPPORT socket if arg2 == 47 and
+ * arg0 > 3", then the same with arg5; tests/fuzz/corpus/seccomp_text/regress-libseccomp-hang).
+ * A profile is whoever wrote the file's (a config.json's linux.seccomp is the engine's), so it
+ * is compiled in a child given SC_COMPILE_MS: what takes longer is an error, not a hang. The
+ * child sends its result, then the program(s), on a pipe.
+ */
+#define SC_COMPILE_MS 10000
+
+struct compiled {
+	int r;
+	size_t n;
+	unsigned short len[2];
+	struct herr e;
+};
+
+static _Noreturn void compile_child(const struct sc_profile *p, const char *file, int fd)
+{
+	struct compiled c = {0};
+	struct sc_filters f = {0};
+	bool ok;
+
+	c.r = sc_compile_here(p, file, &f, &c.e);
+	c.n = c.r == 0 ? f.n : 0;
+	memcpy(c.len, f.len, sizeof(c.len));
+	ok = write(fd, &c, sizeof(c)) == (ssize_t)sizeof(c);
+	for (size_t i = 0; ok && i < c.n; i++)
+		ok = write(fd, f.insns[i], f.len[i] * sizeof(struct sock_filter)) ==
+		     (ssize_t)(f.len[i] * sizeof(struct sock_filter));
+	_exit(ok ? 0 : 1);
+}
+
+/* Everything the child writes until it closes the pipe, or NULL when it is late. */
+static char *gather(int fd, size_t *len)
+{
+	struct timespec start, now;
+	size_t cap = 1 << 16;
+	char *buf = xmalloc(cap);
+	ssize_t n;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (*len = 0;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		long ms;
+		int ready;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = SC_COMPILE_MS -
+		     ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
+		ready = ms > 0 ? poll(&pfd, 1, (int)ms) : 0;
+		if (ready == 0 || (ready < 0 && errno != EINTR))
+			break; /* late */
+		if (ready < 0)
+			continue;
+		if (*len == cap)
+			buf = xreallocarray(buf, cap *= 2, 1);
+		n = read(fd, buf + *len, cap - *len);
+		if (n == 0)
+			return buf;
+		if (n < 0 && errno != EINTR && errno != EAGAIN)
+			break;
+		*len += n > 0 ? (size_t)n : 0;
+	}
+	free(buf);
+	return NULL;
+}
+
+/* The child's result into out and e. */
+static int unpack(const char *buf, size_t len, const char *file, struct sc_filters *out,
+		  struct herr *e)
+{
+	struct compiled c;
+	size_t off = sizeof(c);
+
+	if (len < sizeof(c))
+		return herr_set(e, 0, "%s: the seccomp compiler stopped early", file);
+	memcpy(&c, buf, sizeof(c));
+	if (c.r < 0) {
+		*e = c.e;
+		return -1;
+	}
+	for (size_t i = 0; i < c.n && i < 2; i++) {
+		size_t bytes = c.len[i] * sizeof(struct sock_filter);
+
+		if (len - off < bytes) {
+			sc_filters_free(out);
+			return herr_set(e, 0, "%s: the seccomp compiler stopped early", file);
+		}
+		out->insns[i] = xmalloc(bytes ? bytes : 1);
+		memcpy(out->insns[i], buf + off, bytes);
+		out->len[i] = c.len[i];
+		out->n = i + 1;
+		off += bytes;
+	}
+	return 0;
+}
+
+int sc_compile(const struct sc_profile *p, const char *file, struct sc_filters *out, struct herr *e)
+{
+	_cleanup_free_ char *buf = NULL;
+	int fds[2], status;
+	size_t len = 0;
+	pid_t pid;
+
+	*out = (struct sc_filters){0};
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return herr_set(e, errno, "pipe");
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return herr_set(e, errno, "fork");
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		compile_child(p, file, fds[1]);
+	}
+	close(fds[1]);
+	buf = gather(fds[0], &len);
+	close(fds[0]);
+	if (!buf)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!buf) {
+		herr_set(e, 0, "%s: libseccomp did not finish compiling this profile in %d s", file,
+			 SC_COMPILE_MS / 1000);
+		return herr_hint(e, "libseccomp 2.5 can loop on several rules for one system call "
+				    "that each test a range (>, >=, <, <=) and another argument; "
+				    "write those rules another way");
+	}
+	return unpack(buf, len, file, out, e);
 }
 
 void sc_filters_free(struct sc_filters *f)

@@ -72,9 +72,14 @@ int sc_errno_from_name(const char *name);
 
 /* Read a profile file (at most 1 MiB) into a NUL-terminated string. */
 int sc_read_file(const char *path, char **text, struct herr *e);
-/* Compile with libseccomp. */
+/* Compile with libseccomp, in a child given 10 s: libseccomp 2.5.4 loops for ever on some
+ * profiles (src/seccomp-compile.c), and a profile is whoever wrote the file's. */
 int sc_compile(const struct sc_profile *p, const char *file, struct sc_filters *out,
 	       struct herr *e);
+/* sc_compile without its child and deadline (libseccomp may loop on some profiles): for the fuzz
+ * targets, which must see the compiler's coverage and cannot fork for every input. */
+int sc_compile_here(const struct sc_profile *p, const char *file, struct sc_filters *out,
+		    struct herr *e);
 void sc_filters_free(struct sc_filters *f);
 
 /* --seccomp ARG: a built-in name, `none`, or a file (.json: JSON, else text); fills `out`.

@@ -38,6 +38,16 @@ HOSTILE = {
     "deep-traversal": ([(ti("a/../../escape", size=3), b"bad")], "a/../../escape", "'..'"),
     "absolute": ([(ti("/tmp/hutch-abs-escape", size=3), b"bad")], "/tmp/hutch-abs-escape",
                  "absolute"),
+    # absolute once its "./" is gone (tests/fuzz/fuzz_image.c)
+    "dot-slash-absolute": ([(ti(".//tmp/hutch-abs-escape", size=3), b"bad")],
+                           ".//tmp/hutch-abs-escape", "absolute"),
+    "hardlink-dot-slash-abs": ([(ti("hl", tarfile.LNKTYPE, ".//etc/passwd"), None)], "hl",
+                               "hard link outside"),
+    # "a//b/./c" is three deep, not five (tests/fuzz/fuzz_image.c)
+    "symlink-out-doubled-slashes": ([(ti("a//b/./c/up", tarfile.SYMTYPE, "../../../../etc"),
+                                      None)], "a//b/./c/up", "symlink pointing outside"),
+    "symlink-out-trailing-slash": ([(ti("a/up/", tarfile.SYMTYPE, "../../etc"), None)], "a/up/",
+                                   "symlink pointing outside"),
     "symlink-out": ([(ti("up", tarfile.SYMTYPE, "../../../../etc"), None)], "up",
                     "symlink pointing outside"),
     "hardlink-out": ([(ti("hl", tarfile.LNKTYPE, "../../../etc/passwd"), None)], "hl",

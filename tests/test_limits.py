@@ -193,6 +193,10 @@ def test_rlimit_cannot_raise_the_hard_limit(sh):
     (["--pids", "maximum"], "whole number"),
     (["--memory", "64M", "--tmpfs", "/x:64M"], "not below --memory"),
     (["--cgroup-parent", "relative"], "absolute cgroup path"),
+    # a trailing "..", or "." anywhere, was let through (tests/fuzz/fuzz_path.c)
+    (["--cgroup-parent", "/user/.."], "absolute cgroup path"),
+    (["--cgroup-parent", "/.."], "absolute cgroup path"),
+    (["--cgroup-parent", "/user/./jobs"], "absolute cgroup path"),
 ])
 def test_bad_values_are_clear_errors(sandbox, args, words):
     r = sandbox("true", opts=args)

@@ -7,6 +7,7 @@ arguments on purpose) or works, a blocked one fails with EPERM or ENOSYS.
 
 import json
 import shutil
+import time
 
 import pytest
 
@@ -314,6 +315,21 @@ def test_bad_json_profile_is_one_line_error(sandbox, tmp_path, text, what):
     errs = error_lines(r.stderr)
     assert len(errs) == 1 and str(prof) in errs[0], r.stderr
     assert what in errs[0].lower() or what in errs[0]
+
+
+def test_profile_libseccomp_cannot_compile_is_an_error_not_a_hang(sandbox, tmp_path):
+    """libseccomp 2.5.4 loops for ever on these two rules (found by
+    tests/fuzz/fuzz_seccomp_text.c): hutch gives its compiler 10 s, then says
+    so, instead of hanging with the profile's author."""
+    prof = write(tmp_path, "loops", "default errno EPERM\n"
+                 "errno EAFNOSUPPORT socket if arg2 == 47 and arg0 > 3\n"
+                 "errno EAFNOSUPPORT socket if arg5 == 47 and arg0 > 3\n")
+    start = time.monotonic()
+    r = sandbox("true", opts=("--seccomp", str(prof)), timeout=40)
+    assert r.returncode == 125, r.stderr
+    assert time.monotonic() - start < 30
+    errs = error_lines(r.stderr)
+    assert len(errs) == 1 and "did not finish compiling" in errs[0], r.stderr
 
 
 @pytest.mark.parametrize("arg", ["nosuchprofile", "/no/such/file"])
