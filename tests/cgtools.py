@@ -14,6 +14,7 @@ import subprocess
 
 import pytest
 
+from cgpaths import cgroup_dirs_of
 from conftest import HUTCH, TIMEOUT, error_lines
 
 
@@ -52,31 +53,7 @@ def report_of(path):
 
 def own_cgroup_dirs():
     """Our own cgroup directory in each mounted hierarchy: {mountpoint: dir}."""
-    own = {}
-    with open("/proc/self/cgroup") as f:
-        for line in f:
-            _, ctrls, path = line.rstrip("\n").split(":", 2)
-            own[ctrls] = path
-    dirs = {}
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            fields, ptype = pre.split(), post.split()
-            root, mnt, fstype = fields[3], fields[4], ptype[0]
-            if fstype == "cgroup2":
-                path = own.get("")
-            elif fstype == "cgroup":
-                opts = set(ptype[2].split(","))
-                path = next((p for c, p in own.items()
-                             if c and set(c.split(",")) <= opts), None)
-            else:
-                continue
-            if path is None:
-                continue
-            if root != "/" and path.startswith(root):
-                path = path[len(root):] or "/"
-            dirs[mnt] = mnt + (path if path != "/" else "")
-    return dirs
+    return cgroup_dirs_of("self")
 
 
 def cgroups_of(report):

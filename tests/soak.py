@@ -39,6 +39,8 @@ import threading
 import time
 import uuid
 
+from cgpaths import cgroup_dirs_of
+
 KILL_EVERY, SLIRP_EVERY, LIMITS_EVERY = 20, 5, 10
 LIMITS = ["--memory", "64M", "--pids", "64"]
 PAYLOAD = 65536  # bytes a slirp run fetches
@@ -387,34 +389,6 @@ def subids(user, uid):
     return ids
 
 
-def cgroup_dirs(pid):
-    """The cgroup directory PID is in, in each mounted hierarchy."""
-    own = {}
-    with open(f"/proc/{pid}/cgroup") as f:
-        for line in f:
-            _, ctrls, path = line.rstrip("\n").split(":", 2)
-            own[ctrls] = path
-    dirs = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            fields, ptype = pre.split(), post.split()
-            root, mnt, fstype = fields[3], fields[4], ptype[0]
-            if fstype == "cgroup2":
-                path = own.get("")
-            elif fstype == "cgroup":
-                opts = set(ptype[2].split(","))
-                path = next((p for c, p in own.items() if c and set(c.split(",")) <= opts), None)
-            else:
-                continue
-            if path is None:
-                continue
-            if root != "/" and path.startswith(root):
-                path = path[len(root):] or "/"
-            dirs.append(mnt + (path if path != "/" else ""))
-    return dirs
-
-
 def hutch_cgroups(dirs, launchers):
     """Cgroups hutch-PID-* of one of LAUNCHERS (dead now: a pid that another
     program's run took since is left alone) anywhere below DIRS."""
@@ -578,7 +552,7 @@ def supervise(hutch, runs, every, user=None, want_limits=True, driver=__file__, 
         # every keeper seen (one, if all went well) and its maker carry the token too
         ours = {x.get(k) for x in res["samples"] for k in ("keeper", "maker")} - {None}
         res["leftovers"] = leftovers(token, ours | {os.getpid(), p.pid}, end,
-                                     cgroup_dirs(p.pid), before)
+                                     list(cgroup_dirs_of(p.pid).values()), before)
         # recorded; now removed, so that even a failed soak leaves nothing
         kill(res["leftovers"]["processes"], token)
         remove_cgroups(res["leftovers"]["cgroups"])
