@@ -437,6 +437,13 @@ static void try_systemd_scope(const struct plan *p, struct cgroup *cg)
 		cg_write(fd, "cgroup.procs", "0"); /* "0": the writer itself */
 }
 
+/* A cgroup asked for: a limit, or the kill switch and numbers of --timeout and --report, or
+ * OCI's cgroupsPath; without one, only the default limits want one. */
+static bool cgroup_asked(const struct plan *p)
+{
+	return plan_has_cgroup_limit(p) || p->timeout_ms || p->report || p->oci_cgroup;
+}
+
 /* The controllers the default limits would like (limits.h): used where delegated, else the
  * rlimits stand in, quietly. */
 static unsigned cgroup_wanted(const struct plan *p)
@@ -473,7 +480,7 @@ static int choose_v2(const struct plan *p, struct cgroup *cg, unsigned need, uns
 static int choose(const struct plan *p, struct cgroup *cg, struct herr *e)
 {
 	unsigned need = cgroup_needed(p), want = cgroup_wanted(p), on_v1 = 0, v2_has, v1_want;
-	bool asked = plan_has_cgroup_limit(p) || p->timeout_ms || p->report || p->oci_cgroup;
+	bool asked = cgroup_asked(p);
 
 	for (size_t i = 0; i < cg->n_v1; i++)
 		on_v1 |= cg->v1[i].ctrls;
@@ -544,6 +551,55 @@ static uint64_t parent_memory(const struct cgroup *cg, const struct cg_hier *h)
 	}
 }
 
+/*
+ * Only the default limits want a cgroup (no option asks for one). Looking properly (mountinfo,
+ * every hierarchy's mount, the v2 controllers, each parent's access) is about 40 system calls
+ * at every start, and for nearly every caller finds nothing of theirs to write: it cost a tenth
+ * of hutch's startup (BENCHMARKS.md). So first ask, in a few calls, whether any of our own
+ * memory, pids or v2 cgroups at the standard mount points (/sys/fs/cgroup/CONTROLLERS for v1,
+ * /sys/fs/cgroup or its unified/ for v2) is ours to write; only then look properly. A
+ * delegation mounted elsewhere is then not used for the defaults (the rlimits stand in); an
+ * explicit limit, a report or a timeout always looks everywhere.
+ */
+static bool maybe_delegated(void)
+{
+	char self[4096];
+
+	if (cg_read(AT_FDCWD, "/proc/self/cgroup", self, sizeof(self)) < 0)
+		return true; /* cannot tell: look properly */
+	for (char *l = self; *l;) {
+		char *end = l + strcspn(l, "\n"), *a = strchr(l, ':'), *b;
+		bool last = *end == 0;
+
+		*end = 0;
+		b = a ? strchr(a + 1, ':') : NULL;
+		if (b) {
+			_cleanup_free_ char *ctrls = strndup(a + 1, (size_t)(b - a - 1));
+			const char *path = strcmp(b + 1, "/") == 0 ? "" : b + 1;
+			char dir[PATH_MAX];
+
+			if (!ctrls)
+				return true;
+			if (!ctrls[0]) {
+				snprintf(dir, sizeof(dir), "/sys/fs/cgroup%s", path);
+				if (writable(dir))
+					return true;
+				snprintf(dir, sizeof(dir), "/sys/fs/cgroup/unified%s", path);
+				if (writable(dir))
+					return true;
+			} else if (ctrl_bits(ctrls) & (CG_MEMORY | CG_PIDS)) {
+				snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s%s", ctrls, path);
+				if (writable(dir))
+					return true;
+			}
+		}
+		if (last)
+			break;
+		l = end + 1;
+	}
+	return false;
+}
+
 int cgroup_setup(const struct plan *p, struct cgroup *cg, struct bounds *b, struct herr *e)
 {
 	const struct cg_hier *mem;
@@ -554,6 +610,8 @@ int cgroup_setup(const struct plan *p, struct cgroup *cg, struct bounds *b, stru
 	if (limits_check(p, e) < 0)
 		return -1;
 	if (!plan_wants_cgroup(p))
+		return 0;
+	if (!cgroup_asked(p) && !p->cgroup_parent && !maybe_delegated())
 		return 0;
 	find_hierarchies(p, cg);
 	if (getrandom(&rnd, sizeof(rnd), 0) < 0)

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from cgtools import need_delegation, report_of
+from cgtools import delegation_problem, need_delegation, report_of
 from conftest import error_lines, ok
 
 HOG = "a = [bytearray(1 << 20) for _ in range(400)]"  # 400 MiB, touched
@@ -135,6 +135,28 @@ def test_default_limits_in_a_delegated_cgroup(sh, tmp_path):
     assert j["memory_by"] == "cgroup" and j["memory_bytes"] > 0
     assert lim["Max processes"][0] == host_limit(resource_mod.RLIMIT_NPROC)
     assert lim["Max data size"][0] == host_limit(resource_mod.RLIMIT_DATA)
+
+
+def test_default_limits_find_a_delegated_cgroup_unasked(sh):
+    """No option asks for a cgroup (no --report, limit or timeout): hutch first asks, in a
+    few calls, whether one of its own cgroups is delegated (the cheap look that keeps
+    startup fast), and where one is, the defaults still go there, not to rlimits."""
+    need_delegation("--pids=64")
+    r = ok(sh("cat /proc/self/limits", "-v"))
+    lim = proc_limits(r.stdout)
+    assert lim["Max processes"][0] == host_limit(resource_mod.RLIMIT_NPROC), r.stdout
+    assert any(l.startswith("hutch: cgroup (") for l in r.stderr.splitlines()), r.stderr
+
+
+@pytest.mark.nosub
+def test_default_limits_unasked_without_delegation_are_rlimits(sandbox):
+    """The cheap look finds nothing of hutch-nosub's to write (tests/setup-host delegates
+    nothing to it): the rlimits stand in, without any cgroup made."""
+    if delegation_problem("--pids=64") is None:
+        pytest.skip("this user has a delegated cgroup")
+    r = ok(sandbox("cat", "/proc/self/limits", opts=("-v",)))
+    assert proc_limits(r.stdout)["Max processes"] == ("4096", "4096"), r.stdout
+    assert not any(l.startswith("hutch: cgroup (") for l in r.stderr.splitlines()), r.stderr
 
 
 def test_max_means_no_limit(sh, tmp_path):
