@@ -12,15 +12,34 @@ from conftest import error_lines
 from nethelp import DnsServer, TcpServer
 from test_net import connect
 
+# A datagram to HOST:PORT on a connected socket, so that an ICMP error for it
+# comes back as the next recv's error (OSError 113, EHOSTUNREACH); a datagram
+# dropped without one would be a TimeoutError after the 5 s.
 UDP_PROBE = """
-import socket, sys, time
+import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
-s.connect((sys.argv[1], int(sys.argv[2]))); t = time.time(); s.send(b"x")
+s.connect((sys.argv[1], int(sys.argv[2]))); s.send(b"x")
 try:
     s.recv(10); print("GOT")
 except OSError as e:
     print("ERR", type(e).__name__, e.errno)
-print("TIME", time.time() - t)
+"""
+
+# One DNS question (A, recursion desired) for NAME over UDP to slirp's DNS,
+# 10.0.2.3: prints the answer's rcode, or the error (TimeoutError after 10 s
+# when no answer comes).
+DNS_PROBE = """
+import socket, struct, sys
+q = struct.pack("!HHHHHH", 0x4854, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(l)]) + l.encode() for l in sys.argv[1].split(".")) + b"\\0"
+q += struct.pack("!HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(10)
+s.sendto(q, ("10.0.2.3", 53))
+try:
+    a = s.recv(4096)
+    print("RCODE", a[3] & 15 if len(a) > 3 and a[:2] == q[:2] else "bad answer %r" % a)
+except OSError as e:
+    print("ERR", type(e).__name__, e.errno)
 """
 
 
@@ -44,8 +63,8 @@ def test_listed_port_allowed_other_port_reset(sandbox, servers):
     r, out = connect(sandbox, "10.0.2.2", a.port, *base(f"10.0.2.2:{a.port}"))
     assert out.get("GOT") == "allowed", r.stdout + r.stderr
     r, out = connect(sandbox, "10.0.2.2", b.port, *base(f"10.0.2.2:{a.port}"))
-    assert out.get("ERR", "").startswith("ConnectionRefusedError"), r.stdout + r.stderr
-    assert float(out["TIME"]) < 2, "a refused connection must fail fast, not time out"
+    # a reset at once, not a SYN dropped (TimeoutError after the client's 10 s)
+    assert out.get("ERR") == "ConnectionRefusedError 111", r.stdout + r.stderr
     assert b.accepted == 0
 
 
@@ -59,7 +78,7 @@ def test_cidr_rule_without_port(sandbox, servers):
 def test_unlisted_network_refused(sandbox, servers):
     a, _ = servers
     r, out = connect(sandbox, "10.0.2.2", a.port, *base("192.0.2.0/24"))
-    assert "ERR" in out and float(out["TIME"]) < 2, r.stdout + r.stderr
+    assert out.get("ERR") == "ConnectionRefusedError 111", r.stdout + r.stderr
     assert a.accepted == 0
 
 
@@ -68,7 +87,6 @@ def test_udp_gets_icmp_unreachable(sandbox):
     out = dict(l.split(" ", 1) for l in r.stdout.splitlines() if " " in l)
     # EHOSTUNREACH: the ICMP "administratively prohibited" that refused it
     assert out.get("ERR") == "OSError 113", r.stdout + r.stderr
-    assert float(out["TIME"]) < 2
 
 
 def connect_client(port):
@@ -106,11 +124,14 @@ def test_dns_limited_to_listed_names(sh):
         opts = ["--net", "slirp", "--allow-net", "mirror.hutch.test:443",
                 "--dns", f"127.0.0.1:{dns.port}"]
         r = sh("getent hosts mirror.hutch.test; echo rc=$?; "
-               "time -p getent hosts other.hutch.test; echo rc=$?", *opts)
-        assert "10.0.2.2" in r.stdout and "rc=0" in r.stdout, r.stdout + r.stderr
-        assert r.stdout.strip().endswith("rc=2"), r.stdout + r.stderr
-        real = float(next(l.split()[1] for l in r.stderr.splitlines() if l.startswith("real")))
-        assert real < 3, "a refused DNS question must fail fast"
+               "getent hosts other.hutch.test; echo rc=$?; "
+               "python3 -c " + shlex.quote(DNS_PROBE) + " other.hutch.test", *opts)
+        lines = r.stdout.splitlines()
+        assert lines[0].split()[0] == "10.0.2.2" and lines[1] == "rc=0", r.stdout + r.stderr
+        assert lines[2] == "rc=2", r.stdout + r.stderr
+        # hutch answers the question itself: REFUSED (rcode 5). One dropped
+        # instead goes unanswered: TimeoutError after the probe's 10 s
+        assert lines[3] == "RCODE 5", r.stdout + r.stderr
         assert not any(b"\x05other" in q for q in dns.queries)
     finally:
         dns.close()

@@ -257,12 +257,12 @@ def oci_with_fifo(tmp_path):
     return d
 
 
-def test_fifo_blob_refused_at_once(run, store, tmp_path):
+def test_fifo_blob_refused_without_blocking(run, store, tmp_path):
+    # refused on what it is: an open that waited for the FIFO's writer would
+    # hang the import (TimeoutExpired, a failure)
     d = oci_with_fifo(tmp_path)
-    start = time.monotonic()
     r = run("image", "import", d, "fifo", env=store, timeout=20)
     refused(r, tmp_path, "a FIFO", "not a regular file")
-    assert time.monotonic() - start < 10
 
 
 def test_fifo_blob_in_an_oci_tarball_refused(run, store, tmp_path):

@@ -70,24 +70,28 @@ def test_cpu_and_io_weight_apply_where_the_host_has_them(sandbox):
 
 
 def test_timeout_kills_sleep_and_children(sh, tmp_path):
+    # a sandbox that waited for either sleep would run into the 20 s:
+    # TimeoutExpired, a failure
     rep = tmp_path / "r.json"
     r = sh("sleep 100 & sleep 100", "--timeout", "1s", "--report", rep,
            timeout=20)
     assert r.returncode in (137, 143), r.stderr
     j = report_of(rep)
     assert j["timed_out"] is True
-    assert j["wall_time_s"] < 5, j
     assert j["limits"]["timeout_s"] == 1.0
 
 
 def test_timeout_kills_what_ignores_sigterm(sh, tmp_path):
+    # SIGTERM first, and the command lives on to act on it (its trap prints
+    # TERM; a SIGKILL with it would have left no time to), then SIGKILL (137);
+    # a timeout that never went on to the kill would run into the 20 s
     rep = tmp_path / "r.json"
-    r = sh("trap '' TERM; sleep 100; sleep 100", "--timeout", "300ms",
-           "--report", rep, timeout=20)
+    r = sh("trap 'echo TERM' TERM; while :; do sleep 100 & wait $!; done",
+           "--timeout", "300ms", "--report", rep, timeout=20)
     assert r.returncode == 137, r.stderr
+    assert r.stdout == "TERM\n", r.stdout + r.stderr
     j = report_of(rep)
     assert j["timed_out"] is True
-    assert 2 <= j["wall_time_s"] < 6, j
 
 
 def test_no_timeout_when_the_command_is_quick(sh, tmp_path):

@@ -15,21 +15,20 @@ import pytest
 from netns import run_in_netns
 
 # Inside the sandbox: TCP connect to HOST:PORT, from SPORT when not 0.
-# Prints a JSON line: the outcome and how long it took.
+# Prints a JSON line: the outcome, an error as its name and errno.
 TCP_CLIENT = r"""
-import json, socket, sys, time
+import json, socket, sys
 host, port, sport = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 fam = socket.AF_INET6 if ":" in host else socket.AF_INET
 s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(5)
 if sport:
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", sport))
-t = time.time()
 try:
     s.connect((host, port)); out = "GOT " + s.recv(64).decode().strip()
 except OSError as e:
-    out = "ERR %s" % type(e).__name__
-print(json.dumps({"out": out, "time": time.time() - t}))
+    out = "ERR %s %s" % (type(e).__name__, e.errno)
+print(json.dumps({"out": out}))
 """
 
 # Inside: UDP datagrams to HOST:PORT (broadcast allowed), from SPORT when not 0.
@@ -70,9 +69,11 @@ def scenario(tmp_path, code, addrs=()):
     return run_in_netns(COMMON + code, tmp_path, addrs=addrs)
 
 
-def refused_fast(r):
-    assert r.get("out", "").startswith("ERR"), r
-    assert r["time"] < 2, f"a refusal must be fast, not a timeout: {r}"
+def refused(r):
+    """How the judge refuses a connection: a TCP reset, which the client sees
+    at once. A SYN dropped instead would leave it waiting: TimeoutError, after
+    its 5 s; the error alone tells them apart, with no clock."""
+    assert r.get("out") == "ERR ConnectionRefusedError 111", r
 
 
 # ---------------------------------------------------------------- item 1
@@ -90,8 +91,8 @@ time.sleep(0.3)
 result["accepted"] = lo4.accepted + lo6.accepted
 result["udp_got"] = u4.got
 """)
-    refused_fast(res["v4"])
-    refused_fast(res["v6"])
+    refused(res["v4"])
+    refused(res["v6"])
     assert res["accepted"] == 0, res
     assert res["udp_got"] == [], res
 
@@ -106,7 +107,7 @@ result["udp"] = udp("192.0.2.10", faru.port, 8000, opts)
 time.sleep(0.3)
 result["accepted"], result["udp_got"] = far.accepted, faru.got
 """, addrs=["192.0.2.10/32"])
-    refused_fast(res["tcp"])
+    refused(res["tcp"])
     assert res["accepted"] == 0 and res["udp_got"] == [], res
 
 
@@ -189,18 +190,17 @@ result["r"] = r
 result["accepted"] = lo6.accepted
 """)
     assert res["accepted"] == 0, res
-    refused_fast(res["r"])
+    refused(res["r"])
 
 
 # ---------------------------------------------------------------- item 5
 
 DNS_PROBE = r"""
-import socket, struct, sys, time
+import socket, struct, sys
 name, tcp = sys.argv[1], sys.argv[2] == "tcp"
 q = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
 q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
 q += struct.pack("!HH", 1, 1)
-t = time.time()
 try:
     if tcp:
         s = socket.create_connection(("10.0.2.3", 53), timeout=5)
@@ -213,7 +213,6 @@ try:
     print("RCODE", a[3] & 15 if len(a) > 3 else "short")
 except OSError as e:
     print("ERR", type(e).__name__)
-print("TIME", time.time() - t)
 """
 
 
@@ -233,11 +232,11 @@ result["queries"] = [q.hex() for q in dns.queries + dns.tcp_queries]
 """ % (rules, DNS_PROBE))
     assert res["queries"] == [], res
     udp = dict(l.split(" ", 1) for l in res["udp"]["stdout"].splitlines() if " " in l)
-    assert udp.get("RCODE") == "5", res  # REFUSED, answered by slirp's DNS itself
-    assert float(udp["TIME"]) < 2, res
+    # REFUSED, answered by slirp's DNS itself: a dropped question would be a
+    # TimeoutError after the probe's 5 s
+    assert udp.get("RCODE") == "5", res
     tcp = dict(l.split(" ", 1) for l in res["tcp"]["stdout"].splitlines() if " " in l)
-    assert "RCODE" not in tcp or tcp["RCODE"] == "short", res  # the stream is reset
-    assert float(tcp["TIME"]) < 2, res
+    assert tcp.get("ERR") == "ConnectionResetError", res  # the stream is reset
 
 
 # ---------------------------------------------------------------- item 6
@@ -294,8 +293,8 @@ result["accepted"] = [good.accepted, evil.accepted, extra.accepted]
     lines = res["lines"]
     assert len(lines) == 3, res
     assert lines[0]["out"].startswith("GOT"), res
-    refused_fast(lines[1])
-    refused_fast(lines[2])
+    refused(lines[1])
+    refused(lines[2])
     assert res["accepted"] == [1, 0, 0], res
 
 
@@ -318,5 +317,5 @@ result["accepted"] = [cdn.accepted, evil.accepted]
     lines = res["lines"]
     assert len(lines) == 2, res
     assert lines[0]["out"].startswith("GOT"), res
-    refused_fast(lines[1])
+    refused(lines[1])
     assert res["accepted"] == [1, 0], res

@@ -7,7 +7,6 @@ arguments on purpose) or works, a blocked one fails with EPERM or ENOSYS.
 
 import json
 import shutil
-import time
 
 import pytest
 
@@ -324,10 +323,8 @@ def test_profile_libseccomp_cannot_compile_is_an_error_not_a_hang(sandbox, tmp_p
     prof = write(tmp_path, "loops", "default errno EPERM\n"
                  "errno EAFNOSUPPORT socket if arg2 == 47 and arg0 > 3\n"
                  "errno EAFNOSUPPORT socket if arg5 == 47 and arg0 > 3\n")
-    start = time.monotonic()
-    r = sandbox("true", opts=("--seccomp", str(prof)), timeout=40)
+    r = sandbox("true", opts=("--seccomp", str(prof)), timeout=40)  # a hang: TimeoutExpired
     assert r.returncode == 125, r.stderr
-    assert time.monotonic() - start < 30
     errs = error_lines(r.stderr)
     assert len(errs) == 1 and "did not finish compiling" in errs[0], r.stderr
 

@@ -54,7 +54,6 @@ def test_every_run_did_what_it_was_asked(soaked):
     kinds = set(soaked["kinds"])
     assert {"plain", "slirp", "kill"} <= kinds, kinds
     assert not soaked["limits"] or {"limits", "kill-limits"} <= kinds, kinds
-    assert soaked["seconds"] < RUNS * TIMEOUT
 
 
 def test_one_keeper_served_every_run(soaked):
@@ -97,10 +96,11 @@ def test_nothing_is_left_on_the_host(soaked, what):
 
 # As root, in a network namespace of its own (so a keeper of its own): start a
 # keeper, freeze its spare maker (a v1 freezer holds even a SIGKILL back, as a
-# starved SCHED_IDLE task would for a while), SIGKILL the keeper, then time the
-# next run. A maker that kept the keeper's listening socket kept its address:
-# the next keeper could not bind it and the run waited on the dead keeper's
-# queue for as long as the maker lived.
+# starved SCHED_IDLE task would for a while), SIGKILL the keeper, then run
+# again while the maker is still frozen. A maker that kept the keeper's
+# listening socket kept its address: the next keeper could not bind it and the
+# run waited on the dead keeper's queue for as long as the maker lived, here
+# past the run's 10 s (rc "hung"; the maker thaws only after it).
 FROZEN_MAKER = r"""
 import ctypes, json, os, signal, subprocess, sys, time
 hutch, user, freezer = sys.argv[1:4]
@@ -128,14 +128,12 @@ try:
         time.sleep(0.01)
     os.kill(keeper, signal.SIGKILL)
     os.waitpid(keeper, 0)
-    t = time.monotonic()
     p = subprocess.Popen(run, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         out["rc"] = p.wait(timeout=10)
     except subprocess.TimeoutExpired:
         p.kill()
         out["rc"] = "hung"
-    out["seconds"] = time.monotonic() - t
     out["keepers"] = len(children(os.getpid(), "hutch-keeper"))
 finally:
     open(f"{freezer}/freezer.state", "w").write("THAWED")
@@ -163,5 +161,5 @@ def test_a_new_keeper_starts_while_the_old_ones_maker_cannot_run(hutch_bin):
                        timeout=TIMEOUT * 2, cwd="/")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    # the run got a new keeper at once, and that keeper stayed
-    assert out["rc"] == 0 and out["seconds"] < 5 and out["keepers"] == 1, out
+    # the run got a new keeper, not the dead one's queue (rc "hung"), and it stayed
+    assert out["rc"] == 0 and out["keepers"] == 1, out
