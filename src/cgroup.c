@@ -264,6 +264,24 @@ static int not_delegated(const char *names, const char *dir, struct herr *e)
 }
 
 /*
+ * A cgroup that holds processes must not be the sandbox's parent once it hands a controller
+ * down. The kernel does refuse a domain controller there (EBUSY), but it lets a threaded one
+ * (pids, cpuset, perf_event) be enabled, which makes the cgroup a thread root: every domain
+ * cgroup below it is then invalid, and clone3 into one fails with EOPNOTSUPP (`--pids 32` alone
+ * failed that way on Debian's 6.12, blamed on user namespaces). So such a cgroup is never used
+ * to enable controllers, nor as a parent once some are enabled; the root is exempt (mixable).
+ */
+static bool holds_processes(const struct cg_hier *h, const char *dir, unsigned need)
+{
+	_cleanup_close_ int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	char buf[16];
+
+	if (strcmp(dir, h->mount) == 0 || fd < 0 || cg_read(fd, "cgroup.procs", buf, sizeof(buf)) <= 0)
+		return false;
+	return need || v2_listed(dir, "cgroup.subtree_control");
+}
+
+/*
  * v2: the sandbox's cgroup goes under our own cgroup, or under the nearest writable ancestor
  * that has the needed controllers and can hand them down. A cgroup holding processes (ours
  * does: we are in it) cannot enable controllers for children (the no-internal-processes rule),
@@ -288,16 +306,23 @@ static int v2_parent(const struct plan *p, struct cgroup *cg, unsigned need, str
 	}
 	for (;;) {
 		bool listed = (v2_listed(d, "cgroup.controllers") & need) == need;
+		bool busy = holds_processes(h, d, need);
 
-		if (listed && ((v2_listed(d, "cgroup.subtree_control") & need) == need ||
-			       v2_enable(d, need) == 0))
+		if (listed && !busy &&
+		    ((v2_listed(d, "cgroup.subtree_control") & need) == need ||
+		     v2_enable(d, need) == 0))
 			break;
-		int err = listed ? errno : 0;
+		int err = !listed ? 0 : busy ? EBUSY : errno;
 		char *up = xstrdup(d);
 		*strrchr(up, '/') = 0;
 		if (p->cgroup_parent || cg->scope || strlen(up) < strlen(h->mount) ||
 		    !writable(up)) {
 			free(up);
+			if (!need) { /* nothing needed from v2 here: go without it, quietly */
+				free(h->parent);
+				h->parent = NULL;
+				return 0;
+			}
 			if (!listed)
 				return not_delegated(names, d, e);
 			herr_set(e, err, "cannot enable the %s controller in %s", names, d);
@@ -651,6 +676,20 @@ int cgroup_setup(const struct plan *p, struct cgroup *cg, struct bounds *b, stru
 int cgroup_clone_fd(const struct cgroup *cg)
 {
 	return cg->active && cg->v2.dir ? cg->v2.leaf : -1;
+}
+
+int cgroup_explain_clone_failure(const struct cgroup *cg, int err, struct herr *e)
+{
+	herr_set(e, err, "cannot start the sandbox in its cgroup %s/sandbox", cg->v2.dir);
+	if (err == EAGAIN)
+		return herr_hint(e, "its pids limit leaves no room for the sandbox's init: raise "
+				    "--pids");
+	if (err == EOPNOTSUPP || err == EBUSY)
+		return herr_hint(e, "cgroup v2 refuses it: a cgroup above it holds processes "
+				    "while handing controllers down; start hutch from a leaf "
+				    "cgroup of the delegated subtree, or give --cgroup-parent");
+	return herr_hint(e, "check that its subtree is delegated to you (cgroup.procs writable "
+			    "in it and in your own cgroup's common ancestor with it)");
 }
 
 static bool has_v1(const struct cgroup *cg)

@@ -68,6 +68,9 @@ struct cg_stats {
 int cgroup_setup(const struct plan *p, struct cgroup *cg, struct bounds *b, struct herr *e);
 /* The fd for clone3's CLONE_INTO_CGROUP, or -1 (no v2 cgroup). */
 int cgroup_clone_fd(const struct cgroup *cg);
+/* The init could not be cloned into the sandbox's v2 cgroup, though it could be without it:
+ * the error, naming the cgroup and what to do for this errno. Returns -1. */
+int cgroup_explain_clone_failure(const struct cgroup *cg, int err, struct herr *e);
 /* Monitor, after GO: move the init into the v1 cgroups, then tell it (a second MSG_GO). */
 int cgroup_attach(const struct cgroup *cg, pid_t pid, int sock, struct herr *e);
 /* Init: wait until the monitor has moved it (no-op without v1 cgroups). */

@@ -300,6 +300,34 @@ static int enter_keeper_ipcns(const struct sandbox *sb, struct herr *e)
 	return 0;
 }
 
+/*
+ * clone3 failed. Born into a cgroup (CLONE_INTO_CGROUP), the cause may be the cgroup and not
+ * the namespaces: v2 refuses a domain cgroup below a thread root with EOPNOTSUPP, a full
+ * pids.max gives EAGAIN, an ancestor not delegated EACCES; and the kernel's errno says nothing
+ * of which. So clone the same namespaces once more without the cgroup, a child that exits at
+ * once (only on this failure path): if that works, the cgroup is to blame, and the message
+ * says so instead of pointing at user namespaces.
+ */
+static int explain_clone_failure(const struct sandbox *sb, unsigned long long flags, int err,
+				 struct herr *e)
+{
+	struct clone_args probe = {
+	    .flags = flags & ~(unsigned long long)(CLONE_PIDFD | CLONE_PARENT | CLONE_INTO_CGROUP),
+	    .exit_signal = SIGCHLD};
+	long pid;
+
+	if (cgroup_clone_fd(&sb->cg) < 0)
+		return user_explain_clone_failure(err, e);
+	pid = syscall(SYS_clone3, &probe, sizeof(probe));
+	if (pid == 0)
+		_exit(0);
+	if (pid < 0)
+		return user_explain_clone_failure(err, e);
+	while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return cgroup_explain_clone_failure(&sb->cg, err, e);
+}
+
 struct born {
 	struct sandbox *sb;
 	unsigned long long flags;
@@ -403,7 +431,7 @@ static long clone_in_netns(struct sandbox *sb, unsigned long long flags, struct 
 	if (b->err == -1)
 		*e = b->why;
 	else if (pid < 0)
-		user_explain_clone_failure(b->err, e);
+		explain_clone_failure(sb, flags, b->err, e);
 	munmap(b, sizeof(*b));
 	return pid;
 }
@@ -457,7 +485,7 @@ static int clone_sandbox(struct sandbox *sb, struct herr *e)
 		if (pid == 0)
 			init_main(sb);
 		if (pid < 0)
-			return user_explain_clone_failure(errno, e);
+			return explain_clone_failure(sb, args.flags, errno, e);
 	} else if (use_keeper_netns(sb)) {
 		sb->net_ready = true;
 		pid = clone_in_netns(sb, flags, e);
@@ -469,7 +497,7 @@ static int clone_sandbox(struct sandbox *sb, struct herr *e)
 		if (pid == 0)
 			init_main(sb);
 		if (pid < 0)
-			return user_explain_clone_failure(errno, e);
+			return explain_clone_failure(sb, args.flags, errno, e);
 	}
 	if (pid < 0)
 		return -1;

@@ -168,3 +168,35 @@ def test_v1_only_kills_with_the_freezer(sh, tmp_path):
                               key=len, reverse=True):
                 os.rmdir(sub)
             os.rmdir(d)
+
+
+def test_clone_refused_by_the_cgroup_names_the_cgroup(sh):
+    """Issue 15: where the kernel refuses to start the init in the sandbox's v2 cgroup (here:
+    below a threaded cgroup, where no process may go: EOPNOTSUPP), the error names the cgroup,
+    not user namespaces (`--pids 32` on a thread root said "cannot create the sandbox's user
+    namespace: Operation not supported; check that unprivileged user namespaces are
+    allowed")."""
+    mnt, own = next(((m, d) for m, d in own_cgroup_dirs().items()
+                     if os.path.exists(os.path.join(m, "cgroup.subtree_control"))), (None, None))
+    if not own or not os.access(os.path.dirname(own), os.W_OK):
+        pytest.skip("no writable cgroup v2 directory above this process")
+    top = os.path.join(os.path.dirname(own), f"thr-{os.getpid()}")
+    os.mkdir(top)
+    try:
+        os.mkdir(f"{top}/t")
+        try:
+            with open(f"{top}/t/cgroup.type", "w") as f:
+                f.write("threaded")
+        except OSError as ex:
+            pytest.skip(f"cannot make a threaded cgroup here: {ex}")
+        r = sh("true", "--timeout", "10s", "--cgroup-parent", f"{top}/t"[len(mnt):])
+        assert r.returncode == 125, r.stderr
+        lines = error_lines(r.stderr)
+        assert lines and "cannot start the sandbox in its cgroup" in lines[0], r.stderr
+        assert "user namespace" not in r.stderr, r.stderr
+        assert os.listdir(f"{top}/t") == [] or not any(
+            os.path.isdir(f"{top}/t/{n}") for n in os.listdir(f"{top}/t")), \
+            "the sandbox's cgroup was left behind"
+    finally:
+        for d in sorted(glob.glob(f"{top}/**/", recursive=True), key=len, reverse=True):
+            os.rmdir(d)

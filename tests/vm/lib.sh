@@ -1,0 +1,209 @@
+# tests/vm/lib.sh: sourced by the configurations in tests/vm/ (issue 15): boot one of Debian's
+# own kernels under qemu with the built hutch in an initramfs, run a job in it as root, and
+# bring its output back. What was measured about these machines (../shared/HOST-NOTES.md):
+#   - /dev/kvm exists but nested KVM fails ("KVM internal error. Suberror: 1"), so qemu runs
+#     with TCG (-accel tcg -cpu max): several times slower than the host, so nothing timed
+#     inside a VM means anything, and no check here compares a time;
+#   - Debian's kernels are packages (linux-image-6.1.0-*-amd64 is Debian 12's own,
+#     linux-image-6.12.*+deb12-amd64 the newer one); `apt-get download` and `dpkg-deb -x` give
+#     the vmlinuz and the modules without installing anything;
+#   - booted with no cgroup v1 mounted, /sys/fs/cgroup is pure v2 with
+#     cpuset cpu io memory hugetlb pids rdma misc in cgroup.controllers.
+# The VM's root is the initramfs itself, moved into a tmpfs first (pivot_root, which every
+# sandbox does, refuses to leave the initial rootfs, which has no parent mount: EINVAL).
+# The serial console is the only channel: the job's output comes back on it, and the
+# configuration reads its summary line from it.
+# shellcheck shell=bash
+
+vm_dir=${HUTCH_VM_DIR:-/var/tmp/hutch-vm}
+vm_cache=${HUTCH_VM_CACHE:-/var/cache/hutch-vm}
+
+vm_say() { echo "vm: $*"; }
+# A configuration that cannot even boot fails as one test: the line the summing reads.
+vm_die() {
+	echo "vm: $*" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+}
+
+# vm_need_packages PACKAGE...: install what this machine lacks (as root).
+vm_need_packages() {
+	local missing=() p
+	for p in "$@"; do
+		[[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] ||
+			missing+=("$p")
+	done
+	((${#missing[@]} == 0)) && return 0
+	vm_say "installing ${missing[*]}"
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}"; } >"$vm_dir/apt.log" 2>&1 ||
+		{ cat "$vm_dir/apt.log" >&2; vm_die "apt-get install ${missing[*]} failed"; }
+}
+
+# vm_kernel PATTERN: the newest linux-image package matching PATTERN (a grep -E regex on the
+# name), downloaded into the cache and unpacked; sets vm_vmlinuz, vm_modules, vm_kver.
+vm_kernel() {
+	local pattern=$1 pkg deb
+	pkg=$(apt-cache search --names-only '^linux-image-' | awk '{print $1}' |
+		grep -E "$pattern" | sort -V | tail -n 1)
+	[[ -n $pkg ]] || vm_die "no kernel package matches $pattern (apt-get update?)"
+	mkdir -p "$vm_cache"
+	if ! deb=$(ls "$vm_cache/${pkg}_"*.deb 2>/dev/null | tail -n 1) || [[ -z $deb ]]; then
+		vm_say "downloading $pkg"
+		(cd "$vm_cache" && apt-get download -q "$pkg" >/dev/null 2>&1) ||
+			vm_die "apt-get download $pkg failed"
+		deb=$(ls "$vm_cache/${pkg}_"*.deb | tail -n 1)
+	fi
+	local x=$vm_cache/${pkg}.x
+	if [[ ! -d $x ]]; then
+		rm -rf "$x.tmp" && dpkg-deb -x "$deb" "$x.tmp" && mv "$x.tmp" "$x" ||
+			vm_die "cannot unpack $deb"
+	fi
+	vm_vmlinuz=$(ls "$x"/boot/vmlinuz-* | head -n 1)
+	vm_kver=${vm_vmlinuz##*/vmlinuz-}
+	vm_modules=$x/lib/modules/$vm_kver
+	vm_say "kernel $vm_kver ($pkg)"
+}
+
+# vm_payload_init: a fresh tree for the initramfs, with busybox (static) for the init.
+vm_payload_init() {
+	vm_root=$vm_dir/payload
+	rm -rf "$vm_root"
+	# merged /usr, as Debian 12 has it: /bin/bash and /usr/bin/bash are one file
+	mkdir -p "$vm_root"/{etc,proc,sys,dev,tmp,run,root,new,usr/bin,usr/sbin,usr/lib64}
+	mkdir -p "$vm_root"/usr/lib/{modules,x86_64-linux-gnu}
+	ln -s usr/bin "$vm_root/bin"
+	ln -s usr/sbin "$vm_root/sbin"
+	ln -s usr/lib "$vm_root/lib"
+	ln -s usr/lib64 "$vm_root/lib64"
+	chmod 1777 "$vm_root/tmp"
+	cp /bin/busybox "$vm_root/usr/bin/busybox"
+	file -b /bin/busybox 2>/dev/null | grep -q static ||
+		ldd /bin/busybox 2>&1 | grep -q "not a dynamic" || vm_die "/bin/busybox is not static (busybox-static)"
+	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$vm_root/etc/passwd"
+	printf 'root:x:0:\n' >"$vm_root/etc/group"
+	: >"$vm_root/etc/subuid"
+	: >"$vm_root/etc/subgid"
+}
+
+# vm_add_lib FILE: a shared library and, through ldd, what it needs, at the same paths.
+vm_add_deps() {
+	local f lib
+	for f in "$@"; do
+		while read -r lib; do
+			[[ -e $vm_root$lib ]] || cp -L --parents "$lib" "$vm_root"
+		done < <(ldd "$f" 2>/dev/null | grep -o '/[^ ]*' | sort -u)
+	done
+}
+
+# vm_add_bin PROGRAM...: programs (names on PATH or paths) with their libraries, at their paths.
+vm_add_bin() {
+	local p path
+	for p in "$@"; do
+		local link
+		link=$(type -P "$p") || vm_die "$p is not installed here"
+		path=$(readlink -f "$link")
+		cp -a --parents "$path" "$vm_root"
+		# the name on PATH too, where it is a link (/usr/bin/sh to dash, awk to mawk)
+		# (the file itself: a link through /etc/alternatives would lead nowhere in the VM)
+		if [[ $link != "$path" ]]; then
+			mkdir -p "$vm_root$(dirname "$link")"
+			cp -L "$link" "$vm_root$link"
+		fi
+		vm_add_deps "$path"
+	done
+}
+
+# vm_add_libs SONAME...: libraries that hutch dlopen()s (libslirp, libsubid, ...), found
+# through the linker cache, with theirs.
+vm_add_libs() {
+	local so path
+	for so in "$@"; do
+		path=$(ldconfig -p | awk -v so="$so" '$1 == so && /x86-64/ {print $NF; exit}')
+		[[ -n $path ]] || vm_die "library $so is not installed here"
+		cp -L --parents "$path" "$vm_root"
+		vm_add_deps "$path"
+	done
+}
+
+# vm_add_module NAME...: kernel modules, decompressed (busybox insmod reads plain .ko), loaded
+# in the order given by the init (list dependencies first).
+vm_add_module() {
+	local m f
+	for m in "$@"; do
+		f=$(find "$vm_modules" -name "$m.ko*" | head -n 1)
+		[[ -n $f ]] || vm_die "module $m not in $vm_modules"
+		case $f in
+		*.xz) xz -dc "$f" >"$vm_root/lib/modules/$m.ko" ;;
+		*.zst) zstd -qdc "$f" >"$vm_root/lib/modules/$m.ko" ;;
+		*) cp "$f" "$vm_root/lib/modules/$m.ko" ;;
+		esac
+		echo "$m" >>"$vm_root/lib/modules/order"
+	done
+}
+
+# vm_add_user NAME UID: a normal user with a subordinate id range, as Debian's useradd makes one.
+vm_add_user() {
+	local name=$1 uid=$2
+	mkdir -p "$vm_root/home/$name"
+	chown "$uid:$uid" "$vm_root/home/$name"
+	echo "$name:x:$uid:$uid::/home/$name:/bin/sh" >>"$vm_root/etc/passwd"
+	echo "$name:x:$uid:" >>"$vm_root/etc/group"
+	echo "$name:$((100000 + (uid - 1000) * 65536)):65536" >>"$vm_root/etc/subuid"
+	echo "$name:$((100000 + (uid - 1000) * 65536)):65536" >>"$vm_root/etc/subgid"
+}
+
+# vm_boot JOB TIMEOUT: boot the kernel with the payload and /job (a script the payload holds,
+# run as root once the VM is up) and print the console. The init prints "vm-job: exit N" last.
+vm_boot() {
+	local job=$1 limit=$2 img=$vm_dir/initramfs.cpio.gz
+	cp "$job" "$vm_root/job"
+	chmod 0755 "$vm_root/job"
+	cat >"$vm_root/init" <<'EOF'
+#!/bin/busybox sh
+# pid 1 of the VM. First move into a tmpfs (see tests/vm/lib.sh), then mount what a booted
+# Debian has (proc, sys, devtmpfs, devpts, pure cgroup v2, tmpfs /run and /tmp), load the
+# modules, run /job, print its exit status, power off.
+/bin/busybox --install -s /bin
+export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+if [ ! -e /.moved ]; then
+	mount -t tmpfs -o mode=0755 tmpfs /new
+	for d in /*; do
+		case $d in /new | /proc | /sys | /dev) ;; *) cp -a "$d" /new/ ;; esac
+	done
+	mkdir -p /new/proc /new/sys /new/dev
+	touch /new/.moved
+	exec switch_root /new /init
+fi
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mount -t tmpfs -o mode=0755 tmpfs /run
+hostname hutch-vm
+ip link set lo up 2>/dev/null
+if [ -f /lib/modules/order ]; then
+	while read -r m; do insmod "/lib/modules/$m.ko" || echo "vm-init: insmod $m failed"; done </lib/modules/order
+fi
+[ -e /dev/net/tun ] && chmod 0666 /dev/net/tun
+[ -e /dev/fuse ] && chmod 0666 /dev/fuse
+echo "vm-init: kernel $(uname -r), cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+/job </dev/null
+echo "vm-job: exit $?"
+sync
+poweroff -f
+EOF
+	chmod 0755 "$vm_root/init"
+	(cd "$vm_root" && find . -mindepth 1 | cpio -o -H newc --quiet | gzip -1) >"$img" ||
+		vm_die "cannot make the initramfs"
+	vm_say "booting $vm_kver with $(du -h "$img" | cut -f1) of initramfs (qemu, TCG, at most ${limit}s)"
+	timeout -k 10 "$limit" qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 2 \
+		-nographic -no-reboot -kernel "$vm_vmlinuz" -initrd "$img" \
+		-append "console=ttyS0 quiet panic=-1 rdinit=/init" </dev/null | tr -d '\r' |
+		tee "$vm_dir/console.log"
+	grep -q '^vm-job: exit' "$vm_dir/console.log" ||
+		vm_die "the VM ended without the job's status (timed out, or a kernel panic: $vm_dir/console.log)"
+}
