@@ -176,8 +176,17 @@ int landlock_apply_scoped(const struct plan *p, const struct ids *ids, bool sign
 		return -1;
 	if (syscall(SYS_landlock_restrict_self, fd, 0) < 0)
 		return herr_set(e, errno, "Landlock: cannot restrict the command");
-	hutch_say(p->verbose, "Landlock ABI %d: filesystem rules%s", abi,
-		  abi < 6   ? " (no scoping: ABI < 6)"
+	/* An older kernel's Landlock is a weaker layer, not an error: say what it lacks and what
+	 * still holds the line there (issue 15: Debian 12's 6.1 has ABI 2). */
+	hutch_say(p->verbose, "Landlock ABI %d: filesystem rules%s%s%s", abi,
+		  abi < 3 ? "; weaker here: truncate(2) not ruled (ABI 3), read-only mounts "
+			    "still refuse it"
+			  : "",
+		  abi < 5 ? "; weaker here: device ioctls not ruled (ABI 5), seccomp's ioctl "
+			    "rules remain"
+			  : "",
+		  abi < 6   ? "; weaker here: abstract unix sockets and signals not scoped (ABI 6), "
+			      "the network and pid namespaces still keep them apart"
 		  : signals ? ", abstract unix sockets and signals scoped"
 			    : ", abstract unix sockets scoped");
 	return 0;

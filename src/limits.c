@@ -250,7 +250,8 @@ void limits_resolve(const struct plan *p, bool memory_cg, bool pids_cg, uint64_t
 	b->pids_cgroup = pids_cg && b->pids;
 	b->tmpfs = TMPFS_DEFAULT_MAX;
 	if (b->memory && b->memory / 2 < b->tmpfs)
-		b->tmpfs = b->memory / 2;
+		b->tmpfs = b->memory / 2 & ~(uint64_t)4095; /* whole pages: kernels round the rest
+							     * differently (6.1 up, 6.18 not) */
 	/* never 0: to the kernel, a tmpfs of size 0 has no limit at all */
 	if (b->tmpfs < TMPFS_DEFAULT_MIN)
 		b->tmpfs = TMPFS_DEFAULT_MIN;

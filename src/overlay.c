@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -172,6 +173,21 @@ static int fuse_failed(int err, struct herr *e, const char *what)
 	return herr_hint(e, "run with -v to see its messages");
 }
 
+/* Overlay in a user namespace keeps its whiteouts in user.* xattrs of the upper layer, which
+ * hutch puts on a tmpfs, and tmpfs has user.* xattrs only since Linux 6.6: before, the kernel
+ * refuses the mount with EINVAL (Debian 12's 6.1 does; issue 15). */
+static const char *old_tmpfs_why(int err)
+{
+	struct utsname u;
+	unsigned major = 0, minor = 0;
+
+	if (err != -EINVAL || uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2 ||
+	    major > 6 || (major == 6 && minor >= 6))
+		return "";
+	return ": before Linux 6.6 a tmpfs upper layer has no user.* xattrs, which overlay in a "
+	       "user namespace needs";
+}
+
 /* The driver the plan asks for, kernel first in auto mode. */
 static int mount_one(struct overlays *ov, const struct ovl *o, const char *what, bool prefer_fuse,
 		     struct herr *e)
@@ -187,11 +203,12 @@ static int mount_one(struct overlays *ov, const struct ovl *o, const char *what,
 			return 0;
 		}
 		if (p->overlay_driver == OVERLAY_KERNEL) {
-			herr_set(e, -err, "%s: the kernel refuses an overlay mount", what);
+			herr_set(e, -err, "%s: the kernel refuses an overlay mount%s", what,
+				 old_tmpfs_why(err));
 			return herr_hint(e, "try --overlay-driver fuse (needs fuse-overlayfs)");
 		}
-		hutch_say(p->verbose, "%s: kernel overlayfs refused (%s), trying fuse-overlayfs",
-			  what, strerror(-err));
+		hutch_say(p->verbose, "%s: kernel overlayfs refused (%s%s), trying fuse-overlayfs",
+			  what, strerror(-err), old_tmpfs_why(err));
 	}
 	err = fuse_mount(ov, o);
 	if (err < 0 && prefer_fuse && p->overlay_driver == OVERLAY_AUTO && kernel_mount(o) == 0) {

@@ -126,18 +126,27 @@ vm_add_libs() {
 	done
 }
 
-# vm_add_module NAME...: kernel modules, decompressed (busybox insmod reads plain .ko), loaded
-# in the order given by the init (list dependencies first).
+# vm_add_module NAME...: kernel modules and, first, what each depends on (read from the module's
+# own .modinfo: no kmod needed), decompressed (busybox insmod reads plain .ko); the init loads
+# them in that order. A name the kernel has built in is skipped.
 vm_add_module() {
-	local m f
+	local m f dep
 	for m in "$@"; do
+		grep -qx "$m" "$vm_root/lib/modules/order" 2>/dev/null && continue
 		f=$(find "$vm_modules" -name "$m.ko*" | head -n 1)
-		[[ -n $f ]] || vm_die "module $m not in $vm_modules"
+		if [[ -z $f ]]; then
+			grep -q "/$m.ko" "$vm_modules/modules.builtin" ||
+				vm_die "module $m is neither in $vm_modules nor built in"
+			continue
+		fi
 		case $f in
 		*.xz) xz -dc "$f" >"$vm_root/lib/modules/$m.ko" ;;
 		*.zst) zstd -qdc "$f" >"$vm_root/lib/modules/$m.ko" ;;
 		*) cp "$f" "$vm_root/lib/modules/$m.ko" ;;
 		esac
+		for dep in $(tr '\0' '\n' <"$vm_root/lib/modules/$m.ko" | sed -n 's/^depends=//p' | tr ',' ' '); do
+			vm_add_module "$dep"
+		done
 		echo "$m" >>"$vm_root/lib/modules/order"
 	done
 }
@@ -153,10 +162,27 @@ vm_add_user() {
 	echo "$name:$((100000 + (uid - 1000) * 65536)):65536" >>"$vm_root/etc/subgid"
 }
 
-# vm_boot JOB TIMEOUT: boot the kernel with the payload and /job (a script the payload holds,
-# run as root once the VM is up) and print the console. The init prints "vm-job: exit N" last.
+# vm_boot JOB TIMEOUT [SHARE]: boot the kernel with the payload and /job (a script the payload
+# holds, run as root once the VM is up) and print the console. The init prints "vm-job: exit N"
+# last. With SHARE (a directory: a whole Debian root), the VM's root is that directory instead,
+# read-only over virtio-9p (its modules must be in the payload), with tmpfs on /run and /tmp;
+# the payload is then only the first stage that mounts it.
 vm_boot() {
-	local job=$1 limit=$2 img=$vm_dir/initramfs.cpio.gz
+	local job=$1 limit=$2 share=${3:-} img=$vm_dir/initramfs.cpio.gz virtfs=()
+	# The share is a non-recursive bind of SHARE, in a mount namespace of qemu's own: qemu's
+	# 9p server follows mounts, and the VM's proc mounted over the host's /proc seen through
+	# 9p was detached again (the 9p dentry it sat on was invalidated: the host's /proc keeps
+	# changing). The bind shows the root filesystem alone, /proc, /sys, /dev as empty
+	# directories (so SHARE's files must be on that one filesystem).
+	local wrap=()
+	if [[ -n $share ]]; then
+		mkdir -p "$vm_dir/rootview"
+		virtfs=(-virtfs "local,path=$vm_dir/rootview,mount_tag=vmroot,security_model=none,readonly=on")
+		# shellcheck disable=SC2016 # expanded by the inner shell
+		wrap=(unshare --mount --propagation private -- /bin/sh -c
+			'mount --bind "$1" "$2" && shift 2 && exec "$@"' vm "$share" "$vm_dir/rootview")
+		touch "$vm_root/.share"
+	fi
 	cp "$job" "$vm_root/job"
 	chmod 0755 "$vm_root/job"
 	cat >"$vm_root/init" <<'EOF'
@@ -164,9 +190,31 @@ vm_boot() {
 # pid 1 of the VM. First move into a tmpfs (see tests/vm/lib.sh), then mount what a booted
 # Debian has (proc, sys, devtmpfs, devpts, pure cgroup v2, tmpfs /run and /tmp), load the
 # modules, run /job, print its exit status, power off.
-/bin/busybox --install -s /bin
-export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
-if [ ! -e /.moved ]; then
+if [ -e /run/vm/.moved ]; then
+	# in the shared root (read-only): busybox's applets for this script only, in /run
+	# (--install finds busybox through /proc/self/exe)
+	/bin/busybox mount -t proc proc /proc
+	mkdir -p /run/vm/bin && /bin/busybox --install -s /run/vm/bin
+	export PATH=/run/vm/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+else
+	/bin/busybox --install -s /bin
+	export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+fi
+if [ -e /.share ]; then
+	# the first stage of a VM whose root is a shared Debian root: load the modules, mount it,
+	# give it tmpfs where a booted system writes, and go on there with this same script
+	mount -t proc proc /proc
+	while read -r m; do insmod "/lib/modules/$m.ko" || echo "vm-init: insmod $m failed"; done </lib/modules/order
+	mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose vmroot /new || { echo "vm-init: cannot mount the shared root"; poweroff -f; }
+	for d in run tmp; do mount -t tmpfs -o mode=0755 tmpfs "/new/$d"; done
+	chmod 1777 /new/tmp
+	mkdir -p /new/run/vm
+	cp /init /job /new/run/vm/
+	touch /new/run/vm/.moved
+	umount /proc
+	exec switch_root /new /run/vm/init
+fi
+if [ ! -e /.moved ] && [ ! -e /run/vm/.moved ]; then
 	mount -t tmpfs -o mode=0755 tmpfs /new
 	for d in /*; do
 		case $d in /new | /proc | /sys | /dev) ;; *) cp -a "$d" /new/ ;; esac
@@ -175,23 +223,25 @@ if [ ! -e /.moved ]; then
 	touch /new/.moved
 	exec switch_root /new /init
 fi
-mount -t proc proc /proc
+[ -e /proc/self ] || mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
-mount -t tmpfs -o mode=0755 tmpfs /run
+[ -e /run/vm/.moved ] || mount -t tmpfs -o mode=0755 tmpfs /run
 hostname hutch-vm
 ip link set lo up 2>/dev/null
-if [ -f /lib/modules/order ]; then
+if [ -f /lib/modules/order ] && [ ! -e /run/vm/.moved ]; then
 	while read -r m; do insmod "/lib/modules/$m.ko" || echo "vm-init: insmod $m failed"; done </lib/modules/order
 fi
 [ -e /dev/net/tun ] && chmod 0666 /dev/net/tun
 [ -e /dev/fuse ] && chmod 0666 /dev/fuse
 echo "vm-init: kernel $(uname -r), cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
-/job </dev/null
+job=/job
+[ -e /run/vm/.moved ] && job=/run/vm/job
+PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin "$job" </dev/null
 echo "vm-job: exit $?"
 sync
 poweroff -f
@@ -200,9 +250,9 @@ EOF
 	(cd "$vm_root" && find . -mindepth 1 | cpio -o -H newc --quiet | gzip -1) >"$img" ||
 		vm_die "cannot make the initramfs"
 	vm_say "booting $vm_kver with $(du -h "$img" | cut -f1) of initramfs (qemu, TCG, at most ${limit}s)"
-	timeout -k 10 "$limit" qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 2 \
-		-nographic -no-reboot -kernel "$vm_vmlinuz" -initrd "$img" \
-		-append "console=ttyS0 quiet panic=-1 rdinit=/init" </dev/null | tr -d '\r' |
+	timeout -k 10 "$limit" ${wrap[@]+"${wrap[@]}"} qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 2 \
+		-nographic -no-reboot -kernel "$vm_vmlinuz" -initrd "$img" ${virtfs[@]+"${virtfs[@]}"} \
+		-append "console=ttyS0 quiet panic=-1 rdinit=/init" </dev/null | sed -u 's/\r//g' |
 		tee "$vm_dir/console.log"
 	grep -q '^vm-job: exit' "$vm_dir/console.log" ||
 		vm_die "the VM ended without the job's status (timed out, or a kernel panic: $vm_dir/console.log)"
