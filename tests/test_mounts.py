@@ -291,7 +291,7 @@ def test_every_tmpfs_has_a_bounded_default_size(sh, tmp_path):
     r = ok(sh(STATFS.format("/ /tmp /dev/shm /scratch"), "--tmpfs", "/scratch",
               "--report", rep))
     limits = report_of(rep)["limits"]
-    want = min(1 << 30, limits["memory_bytes"] // 2)
+    want = min(1 << 30, limits["memory_bytes"] // 2 & ~4095)  # whole pages
     assert limits["tmpfs_bytes"] == want
     assert tmpfs_sizes(r) == {d: want for d in ("/", "/tmp", "/dev/shm", "/scratch")}
 
