@@ -8,8 +8,9 @@
  *   the init's user namespace (a child of the monitor's): every capability in it
  *   ipc, uts, cgroup, mount (root and cwd become the container's), pid, time
  *
- * then forks (a pid namespace takes children only) and the child does what the container's
- * command did before execve: ids, working directory, stray fds closed, rlimits, capabilities and
+ * then forks (a pid namespace takes children only). The child waits until it has been moved
+ * into the container's cgroups (src/oci-cgroup.c), then does what the container's command did
+ * before execve: ids, working directory, stray fds closed, rlimits, capabilities and
  * no_new_privs, Landlock, seccomp (the container's profile, from its config.json). Until the
  * process exits, `exec` and the joining process forward the signals `hutch run` forwards.
  */
@@ -252,29 +253,31 @@ static int confine(const struct oci_state *s, const struct plan *p, struct herr 
 		   : 0;
 }
 
-/* cgroup.procs of the container's cgroups (src/oci-cgroup.c), opened outside */
-struct cg_fds {
-	int fd[17];
-	size_t n;
+/* What the launcher (middle) works with, opened outside the container's namespaces. */
+struct outside {
+	struct oci_cgroups cg; /* the container's cgroups (src/oci-cgroup.c) */
+	int proc;	       /* the host's /proc: the mount namespace joined hides it */
 };
 
 __attribute__((noreturn)) static void child(const struct oci_state *s, const struct plan *p,
-					    const struct cg_fds *cg, const char *slave, int joined)
+					    const char *slave, int go)
 {
 	struct herr e = {0};
 	uid_t uid = p->has_uid ? p->uid : 0;
 	gid_t gid = p->has_gid ? p->gid : 0;
-	char **envp = exec_env(p);
+	char **envp;
+	ssize_t n;
+	char c;
 
-	/* first of all, before it can fork: nothing of it outside the container's limits; and
-	 * only then may its pid be told (middle waits for this word) */
-	if (oci_cgroup_join(cg->fd, cg->n, &e) < 0)
-		goto fail;
-	if (write(joined, "j", 1) != 1) {
-		herr_set(&e, errno, "exec: cannot tell the launcher");
-		goto fail;
-	}
-	close(joined);
+	/* First of all, before it can fork or run anything of the user's: the launcher moves it
+	 * into the container's cgroups and checks it is there, and only then says go. EOF: the
+	 * launcher failed (and said why) or died. */
+	while ((n = read(go, &c, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1)
+		_exit(EXIT_SETUP);
+	close(go);
+	envp = exec_env(p);
 	setsid();
 	if (slave) {
 		int fd = open(slave, O_RDWR);
@@ -348,23 +351,36 @@ static void relayed_signals(sigset_t *set)
 	sigaddset(set, SIGCHLD);
 }
 
+/* Our child, not yet told to go, in the container's cgroups: moved by us (it waits on `go`), and
+ * checked. Then go; its pid goes to the engine (--pid-file, and --detach returns) only after
+ * that: an engine that reads its cgroup, or counts on the container's end to kill it, must not
+ * find it still in ours. */
+static int release(const struct oci_state *s, const struct outside *out, pid_t pid, int go,
+		   struct herr *e)
+{
+	if (oci_cgroup_move(&out->cg, out->proc, s->pid, pid, e) < 0)
+		return -1;
+	if (write(go, "g", 1) != 1)
+		return herr_set(e, errno, "exec: cannot start the process");
+	return 0;
+}
+
 /* The process that joins the namespaces: a child of `exec`, so that `exec` itself never lives
  * in the container's mount and pid namespaces (where /proc/self is not its own, which trips
  * sanitizers and anything else that reads it at exit). Returns the exit status. */
 static int middle(const struct oci_state *s, const struct oci_exec_args *a, const struct plan *p,
-		  const struct cg_fds *cg, int console, int pidfd)
+		  const struct outside *out, int console, int pidfd)
 {
 	struct herr e = {0};
 	bool tty = console >= 0;
-	char slave[128], c;
-	int joined[2], status;
+	char slave[128];
+	int go[2], status;
 	sigset_t set;
-	ssize_t n;
 	pid_t pid;
 
 	if (oci_enter(s, true, &e) < 0 || (tty && open_pty(console, slave, sizeof(slave), &e) < 0))
 		goto fail;
-	if (pipe2(joined, O_CLOEXEC) < 0) {
+	if (pipe2(go, O_CLOEXEC) < 0) {
 		herr_set(&e, errno, "pipe");
 		goto fail;
 	}
@@ -374,21 +390,18 @@ static int middle(const struct oci_state *s, const struct oci_exec_args *a, cons
 		goto fail;
 	}
 	if (pid == 0) {
-		close(joined[0]);
-		child(s, p, cg, tty ? slave : NULL, joined[1]);
+		close(go[1]);
+		child(s, p, tty ? slave : NULL, go[0]);
 	}
-	close(joined[1]);
-	/* Its pid goes to the engine (--pid-file, and --detach returns) only once it is in the
-	 * container's cgroup: an engine that reads its cgroup, or counts on the container's end
-	 * to kill it, must not find it still in ours. EOF: it failed (and said why). */
-	while ((n = read(joined[0], &c, 1)) < 0 && errno == EINTR)
-		;
-	close(joined[0]);
-	if (n != 1) {
+	close(go[0]);
+	if (release(s, out, pid, go[1], &e) < 0) {
+		kill(pid, SIGKILL);
+		close(go[1]);
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
-		return EXIT_SETUP;
+		goto fail;
 	}
+	close(go[1]);
 	if (pidfd >= 0 && dprintf(pidfd, "%d", (int)pid) < 0) {
 		herr_set(&e, errno, "--pid-file %s", a->pid_file);
 		kill(pid, SIGKILL);
@@ -406,10 +419,10 @@ fail:
 int oci_exec(const struct oci_state *s, const struct oci_exec_args *a, FILE *warn, struct herr *e)
 {
 	_cleanup_close_ int console = -1, pidfd = -1;
-	struct cg_fds cg = {.n = 0};
+	struct outside out = {.cg = {.n = 0}, .proc = -1};
 	struct plan p;
 	sigset_t set, old;
-	int r = -1, n;
+	int r = -1;
 	pid_t mid;
 
 	plan_init(&p);
@@ -427,9 +440,12 @@ int oci_exec(const struct oci_state *s, const struct oci_exec_args *a, FILE *war
 		herr_set(e, errno, "--pid-file %s", a->pid_file);
 		goto out;
 	}
-	if ((n = oci_cgroup_open(s->pid, cg.fd, ARRAY_SIZE(cg.fd), e)) < 0)
+	if (oci_cgroup_open(s->pid, &out.cg, e) < 0)
 		goto out;
-	cg.n = (size_t)n;
+	if ((out.proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		herr_set(e, errno, "exec: /proc");
+		goto out;
+	}
 	/* blocked before the fork: none may slip past between fork and relay */
 	relayed_signals(&set);
 	sigprocmask(SIG_BLOCK, &set, &old);
@@ -440,12 +456,13 @@ int oci_exec(const struct oci_state *s, const struct oci_exec_args *a, FILE *war
 		goto out;
 	}
 	if (mid == 0)
-		_exit(middle(s, a, &p, &cg, console, pidfd));
+		_exit(middle(s, a, &p, &out, console, pidfd));
 	r = relay(mid, &set);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 out:
-	for (size_t i = 0; i < cg.n; i++)
-		close(cg.fd[i]);
+	oci_cgroup_close(&out.cg);
+	if (out.proc >= 0)
+		close(out.proc);
 	oci_plan_free(&p);
 	return r;
 }

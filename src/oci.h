@@ -51,10 +51,22 @@ struct oci_state;
  * forks next to be in its pid namespace. */
 int oci_enter(const struct oci_state *s, bool mount, struct herr *e);
 int oci_exec(const struct oci_state *s, const struct oci_exec_args *a, FILE *warn, struct herr *e);
-/* src/oci-cgroup.c: open cgroup.procs of hutch's cgroup of the container (in every hierarchy it
- * has one) into fds (at most max); returns how many. oci_cgroup_join moves the caller there. */
-int oci_cgroup_open(pid_t init, int *fds, size_t max, struct herr *e);
-int oci_cgroup_join(const int *fds, size_t n, struct herr *e);
+/* src/oci-cgroup.c: hutch's cgroups of the container, one in each hierarchy it has one in. */
+#define OCI_CG_MAX 17
+struct oci_cgroups {
+	int procs[OCI_CG_MAX]; /* its cgroup.procs, opened outside the container's namespaces */
+	int hier[OCI_CG_MAX];  /* the hierarchy's number in /proc/PID/cgroup (0: v2) */
+	char *dir[OCI_CG_MAX]; /* the cgroup's directory, for messages */
+	size_t n;
+};
+/* Open them (from the init's /proc/PID/cgroup), before any namespace of the container is
+ * joined. */
+int oci_cgroup_open(pid_t init, struct oci_cgroups *cg, struct herr *e);
+/* Move `pid` into every one of them, then check, in the host's /proc (`proc`, a directory fd),
+ * that it is where the init is in each: a move that did not take is an error, never a process
+ * left outside. */
+int oci_cgroup_move(const struct oci_cgroups *cg, int proc, pid_t init, pid_t pid, struct herr *e);
+void oci_cgroup_close(struct oci_cgroups *cg);
 /* `ps`: the container's processes; a table from ps(1) run with `args` (NULL-terminated; none:
  * -ef), or with `json` an array of host pids (src/oci-ps.c). */
 int oci_ps(const struct oci_state *s, bool json, char **args, struct herr *e);

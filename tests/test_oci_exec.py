@@ -215,6 +215,25 @@ def test_exec_joins_the_containers_cgroup(oci, bundle, tmp_path):
         assert Path(f"/proc/{pid}/cgroup").read_text() == want, i
 
 
+def test_exec_runs_nothing_outside_the_containers_cgroup(oci, bundle):
+    """The exec'd command's own first look at its cgroups already finds it
+    where the init is: the launcher moves it and checks it is there before
+    it lets it run. In the container's cgroup namespace (rooted where the
+    init is, in every hierarchy) that is "/" on each line; a hierarchy it
+    was not moved into shows a path above the root."""
+    from cgtools import need_delegation
+    need_delegation("--pids=16")
+    cfg = spec(["sleep", "30"])
+    cfg["linux"]["resources"] = {"pids": {"limit": 16}}
+    started(oci, bundle, "g2", cfg)
+    for i in range(5):
+        r = oci("exec", "g2", "cat", "/proc/self/cgroup")
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        assert lines and all(line.endswith(":/") for line in lines), \
+            (i, r.stdout)
+
+
 def test_kill_all_reaches_every_process(oci, bundle, tmp_path):
     """kill --all: the signal goes to every process of the container (as
     ps lists them), not only to its command."""
