@@ -331,11 +331,15 @@ static int proc_fs(struct root *r)
 		r->empty = clone_tree(r->fd, "proc", false,
 				      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
 					  MOUNT_ATTR_NOEXEC);
-	if (mnt < 0 || (err = attach_fresh(r->fd, "proc", mnt, PATH_DIR)) < 0) {
-		herr_set(r->e, mnt < 0 ? -mnt : -err, "cannot mount a new /proc");
+	/* the hint only where fsmount refused: a failed mkdir of the mount point (a full or
+	 * broken upper layer) has nothing to do with the host's /proc */
+	if (mnt < 0) {
+		herr_set(r->e, -mnt, "cannot mount a new /proc");
 		return herr_hint(r->e, "the kernel refuses a new proc when the host's /proc is "
 				       "partly covered (as inside some containers)");
 	}
+	if ((err = attach_fresh(r->fd, "proc", mnt, PATH_DIR)) < 0)
+		return herr_set(r->e, -err, "cannot mount a new /proc");
 	for (size_t i = 0; i < ARRAY_SIZE(proc_masked); i++)
 		if ((err = mask(r, proc_masked[i])) < 0)
 			return herr_set(r->e, -err, "cannot mask %s", proc_masked[i]);

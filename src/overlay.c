@@ -238,11 +238,11 @@ static int open_dir(const char *path, const char *opt, struct herr *e)
 static int persist_dirs(struct overlays *ov, struct herr *e)
 {
 	const char *dir = ov->p->persist;
-	_cleanup_close_ int fd = -1;
+	int fd;
 
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return herr_set(e, errno, "--persist %s: cannot create it", dir);
-	fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fd = ov->persist = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return herr_set(e, errno, "--persist %s", dir);
 	for (int i = 0; i < 2; i++) {
@@ -265,7 +265,8 @@ const char *overlay_prepare(const struct plan *p, const struct ids *ids, struct 
 	char *const fail = (char *)-1;
 	char opts[48];
 
-	*ov = (struct overlays){.scratch = -1, .upper = -1, .work = -1, .p = p, .ids = ids};
+	*ov = (struct overlays){
+	    .scratch = -1, .persist = -1, .upper = -1, .work = -1, .p = p, .ids = ids};
 	if (!p->n_layers && !p->n_overlays)
 		return NULL;
 	ov->lower = xcalloc(p->n_layers + 1, sizeof(int));
@@ -317,10 +318,14 @@ int overlay_root(struct overlays *ov, const char *target, struct herr *e)
 	if (ov->upper >= 0) {
 		o.kupper = kupper = xasprintf("/proc/self/fd/%d", ov->upper);
 		o.kwork = kwork = xasprintf("/proc/self/fd/%d", ov->work);
-		upper = scratch_bind(ov, ov->upper, "persist-upper", e);
-		work = scratch_bind(ov, ov->work, "persist-work", e);
-		if (!upper || !work)
+		/* One bind of DIR, not one each of upper and work: fuse-overlayfs makes every new
+		 * entry in work and renames it into upper, and rename(2) between two mounts is
+		 * EXDEV even on one filesystem (the first mkdir, /proc's mount point, failed). */
+		_cleanup_free_ char *dir = scratch_bind(ov, ov->persist, "persist", e);
+		if (!dir)
 			return -1;
+		upper = xasprintf("%s/upper", dir);
+		work = xasprintf("%s/work", dir);
 	} else if (scratch_pair(ov, 0, &upper, &work, e) < 0) {
 		return -1;
 	}
@@ -399,6 +404,8 @@ void overlay_close(struct overlays *ov)
 	free(ov->host);
 	if (ov->scratch >= 0)
 		close(ov->scratch);
+	if (ov->persist >= 0)
+		close(ov->persist);
 	if (ov->upper >= 0)
 		close(ov->upper);
 	if (ov->work >= 0)

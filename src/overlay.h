@@ -17,6 +17,7 @@ struct overlays {
 	int scratch;	 /* the private tmpfs, or -1 when no overlay is asked for */
 	int *lower;	 /* p->layers, opened while the host's tree is whole */
 	int *host;	 /* p->overlays, likewise */
+	int persist;	 /* --persist DIR, or -1 */
 	int upper, work; /* --persist DIR/upper and DIR/work, or -1 */
 	const struct plan *p;
 	const struct ids *ids;

@@ -121,6 +121,27 @@ def test_fuse_driver_forced(sandbox, rootfs):
     assert not (rootfs / "a").exists()
 
 
+def test_persist_with_fuse_driver(sandbox, rootfs, tmp_path):
+    """fuse-overlayfs makes each new entry in work and renames it into upper: both must be
+    on one mount, or every create (the first: /proc's mount point) fails with EXDEV."""
+    why = fuse_problem()
+    if why:
+        pytest.skip(why)
+    keep = tmp_path / "keep"
+    opts = ["--rootfs", rootfs, "--persist", keep, "--overlay-driver", "fuse"]
+    r = ok(sandbox("/bin/sh", "-c", "echo kept > /kept && busybox mkdir /d",
+                   opts=opts + ["-v"]))
+    assert "root: fuse-overlayfs" in r.stderr
+    assert (keep / "upper" / "kept").read_text() == "kept\n"
+    assert (keep / "upper" / "d").is_dir()
+    assert not (rootfs / "kept").exists()
+    r = ok(sandbox("/bin/busybox", "cat", "/kept", opts=opts))
+    assert r.stdout == "kept\n"
+    for dirpath, dirs, _ in os.walk(keep):
+        for d in dirs:
+            os.chmod(os.path.join(dirpath, d), 0o700)
+
+
 def tmpfs_upper_works():
     """Overlay in a user namespace needs user.* xattrs on its (tmpfs) upper layer: Linux 6.6."""
     major, minor = (int(x) for x in os.uname().release.split(".")[:2])
