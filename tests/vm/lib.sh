@@ -151,6 +151,33 @@ vm_add_module() {
 	done
 }
 
+# vm_systemd_job JOB: boot the shared root with systemd as PID 1 (vm_boot with a SHARE), and
+# run JOB as root from a oneshot unit once the system is up, its output on the console, then
+# power off. Units that only slow a TCG boot (timers, containerd, gettys) are masked.
+vm_systemd_job() {
+	local add=$vm_root/add unit=hutch-vm-job.service u
+	touch "$vm_root/.systemd"
+	mkdir -p "$add/etc/systemd/system/multi-user.target.wants" "$add/var/lib/hutch-vm"
+	install -m 0755 "$1" "$add/var/lib/hutch-vm/job"
+	printf '%s\n' '#!/bin/sh' '/var/lib/hutch-vm/job </dev/null' 'echo "vm-job: exit $?"' 'sync' \
+		'systemctl --force --force poweroff' >"$add/var/lib/hutch-vm/run"
+	chmod 0755 "$add/var/lib/hutch-vm/run"
+	printf '%s\n' '[Unit]' 'Description=hutch VM checks (tests/vm)' 'After=multi-user.target' \
+		'[Service]' 'Type=oneshot' 'ExecStart=/var/lib/hutch-vm/run' 'StandardOutput=tty' \
+		'StandardError=tty' 'TTYPath=/dev/ttyS0' '[Install]' 'WantedBy=multi-user.target' \
+		>"$add/etc/systemd/system/$unit"
+	ln -s "../$unit" "$add/etc/systemd/system/multi-user.target.wants/$unit"
+	for u in containerd.service serial-getty@ttyS0.service getty@tty1.service apt-daily.timer \
+		apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer dpkg-db-backup.timer \
+		systemd-timesyncd.service logrotate.timer postgresql.service console-getty.service \
+		podman.service podman-restart.service podman-auto-update.service podman-auto-update.timer \
+		podman-clean-transient.service; do
+		ln -sf /dev/null "$add/etc/systemd/system/$u"
+	done
+	: >"$add/etc/fstab" # the machine's own would mount its disks
+	printf '#!/bin/sh\n' >"$vm_dir/nojob" # vm_boot's /job: unused, the unit runs JOB
+}
+
 # vm_add_user NAME UID: a normal user with a subordinate id range, as Debian's useradd makes one.
 vm_add_user() {
 	local name=$1 uid=$2
@@ -199,6 +226,21 @@ if [ -e /run/vm/.moved ]; then
 else
 	/bin/busybox --install -s /bin
 	export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+fi
+if [ -e /.share ] && [ -e /.systemd ]; then
+	# the first stage of a VM that boots the shared Debian root with systemd: writable through
+	# an overlay on a tmpfs (nothing reaches the share), the payload's /add laid over it (the
+	# configuration's units, /etc/fstab), then systemd as PID 1
+	mount -t proc proc /proc
+	while read -r m; do insmod "/lib/modules/$m.ko" || echo "vm-init: insmod $m failed"; done </lib/modules/order
+	mkdir -p /lower /rw
+	mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose vmroot /lower || { echo "vm-init: cannot mount the shared root"; poweroff -f; }
+	mount -t tmpfs -o mode=0755 tmpfs /rw
+	mkdir -p /rw/upper /rw/work
+	mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /new || { echo "vm-init: cannot make the root overlay"; poweroff -f; }
+	cp -a /add/. /new/
+	umount /proc
+	exec switch_root /new /lib/systemd/systemd
 fi
 if [ -e /.share ]; then
 	# the first stage of a VM whose root is a shared Debian root: load the modules, mount it,
