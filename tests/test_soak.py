@@ -109,9 +109,16 @@ ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: the keeper be
 run = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--",
        hutch, "run", "--", "/bin/true"]
 def children(pid, comm):
-    return [int(p) for p in os.listdir("/proc") if p.isdigit() and
-            open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1] == str(pid) and
-            open(f"/proc/{p}/comm").read().strip() == comm]
+    found = []
+    for p in os.listdir("/proc"):
+        try:  # a process may end between the listing and the reads
+            stat = open(f"/proc/{p}/stat").read() if p.isdigit() else ""
+            name = open(f"/proc/{p}/comm").read().strip() if stat else ""
+        except OSError:
+            continue
+        if stat and stat.rsplit(")", 1)[1].split()[1] == str(pid) and name == comm:
+            found.append(int(p))
+    return found
 subprocess.run(run, check=True, stdin=subprocess.DEVNULL)
 (keeper,) = children(os.getpid(), "hutch-keeper")
 for _ in range(100):
