@@ -78,8 +78,9 @@ vm_payload_init() {
 	ln -s usr/lib64 "$vm_root/lib64"
 	chmod 1777 "$vm_root/tmp"
 	cp /bin/busybox "$vm_root/usr/bin/busybox"
-	file -b /bin/busybox 2>/dev/null | grep -q static ||
-		ldd /bin/busybox 2>&1 | grep -q "not a dynamic" || vm_die "/bin/busybox is not static (busybox-static)"
+	local how
+	how=$(ldd /bin/busybox 2>&1 || true) # ldd fails on a static binary, saying so
+	[[ $how == *"not a dynamic executable"* ]] || vm_die "/bin/busybox is not static (busybox-static)"
 	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$vm_root/etc/passwd"
 	printf 'root:x:0:\n' >"$vm_root/etc/group"
 	: >"$vm_root/etc/subuid"
