@@ -592,35 +592,27 @@ static bool maybe_delegated(void)
 
 	if (cg_read(AT_FDCWD, "/proc/self/cgroup", self, sizeof(self)) < 0)
 		return true; /* cannot tell: look properly */
-	for (char *l = self; *l;) {
-		char *end = l + strcspn(l, "\n"), *a = strchr(l, ':'), *b;
-		bool last = *end == 0;
+	/* "ID:CONTROLLERS:PATH" lines, walked as own_cgroup() walks them */
+	for (const char *l = self; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		const char *a = strchr(l, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+		_cleanup_free_ char *ctrls = NULL, *path = NULL, *v2 = NULL, *hybrid = NULL, *v1 = NULL;
 
-		*end = 0;
-		b = a ? strchr(a + 1, ':') : NULL;
-		if (b) {
-			_cleanup_free_ char *ctrls = strndup(a + 1, (size_t)(b - a - 1));
-			const char *path = strcmp(b + 1, "/") == 0 ? "" : b + 1;
-			char dir[PATH_MAX];
-
-			if (!ctrls)
+		if (!b)
+			continue;
+		ctrls = xasprintf("%.*s", (int)(b - a - 1), a + 1);
+		path = xasprintf("%.*s", (int)strcspn(b + 1, "\n"), b + 1);
+		if (strcmp(path, "/") == 0)
+			path[0] = 0;
+		if (!ctrls[0]) {
+			v2 = xasprintf("/sys/fs/cgroup%s", path);
+			hybrid = xasprintf("/sys/fs/cgroup/unified%s", path);
+			if (writable(v2) || writable(hybrid))
 				return true;
-			if (!ctrls[0]) {
-				snprintf(dir, sizeof(dir), "/sys/fs/cgroup%s", path);
-				if (writable(dir))
-					return true;
-				snprintf(dir, sizeof(dir), "/sys/fs/cgroup/unified%s", path);
-				if (writable(dir))
-					return true;
-			} else if (ctrl_bits(ctrls) & (CG_MEMORY | CG_PIDS)) {
-				snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s%s", ctrls, path);
-				if (writable(dir))
-					return true;
-			}
+		} else if (ctrl_bits(ctrls) & (CG_MEMORY | CG_PIDS)) {
+			v1 = xasprintf("/sys/fs/cgroup/%s%s", ctrls, path);
+			if (writable(v1))
+				return true;
 		}
-		if (last)
-			break;
-		l = end + 1;
 	}
 	return false;
 }
