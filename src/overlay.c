@@ -11,7 +11,6 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -178,11 +177,7 @@ static int fuse_failed(int err, struct herr *e, const char *what)
  * refuses the mount with EINVAL (Debian 12's 6.1 does; issue 15). */
 static const char *old_tmpfs_why(int err)
 {
-	struct utsname u;
-	unsigned major = 0, minor = 0;
-
-	if (err != -EINVAL || uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2 ||
-	    major > 6 || (major == 6 && minor >= 6))
+	if (err != -EINVAL || kernel_at_least("6.6") != 0)
 		return "";
 	return ": before Linux 6.6 a tmpfs upper layer has no user.* xattrs, which overlay in a "
 	       "user namespace needs";

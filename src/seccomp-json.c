@@ -13,7 +13,6 @@
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/utsname.h>
 
 #include "caps.h"
 #include "json-get.h"
@@ -103,22 +102,6 @@ static bool lists_native_arch(const struct jval *arches)
 		if (jstr_at(arches, i, &a, &ignored) > 0 && native_arch(a))
 			return true;
 	return false;
-}
-
-/* minKernel "X.Y": 1 when the running kernel is at least that, 0 when older, -1 when the
- * value is not a version, -2 when not given. */
-static int kernel_at_least(const char *min)
-{
-	struct utsname u;
-	unsigned want[2] = {0}, have[2] = {0};
-
-	if (!min)
-		return -2;
-	if (sscanf(min, "%u.%u", &want[0], &want[1]) < 1)
-		return -1;
-	if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &have[0], &have[1]) < 1)
-		return 1;
-	return have[0] > want[0] || (have[0] == want[0] && have[1] >= want[1]);
 }
 
 /* The capability named `name` ("CAP_SYS_ADMIN") is in `caps`; an unknown name never is (a

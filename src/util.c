@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 
 static void *check(void *p)
 {
@@ -81,4 +82,20 @@ bool write_all(int fd, const void *p, size_t n)
 		n -= (size_t)w;
 	}
 	return true;
+}
+
+/* "X.Y" (OCI minKernel, a feature's first kernel): 1 when the running kernel is at least that, 0 when older, -1 when the
+ * value is not a version, -2 when not given. */
+int kernel_at_least(const char *min)
+{
+	struct utsname u;
+	unsigned want[2] = {0}, have[2] = {0};
+
+	if (!min)
+		return -2;
+	if (sscanf(min, "%u.%u", &want[0], &want[1]) < 1)
+		return -1;
+	if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &have[0], &have[1]) < 1)
+		return 1;
+	return have[0] > want[0] || (have[0] == want[0] && have[1] >= want[1]);
 }

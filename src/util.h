@@ -37,4 +37,7 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xreallocarray(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);
+/* Is the running kernel at least "X.Y"? 1 yes (or cannot tell), 0 older, -1 not a version,
+ * -2 none given. */
+int kernel_at_least(const char *min);
 __attribute__((format(printf, 1, 2))) char *xasprintf(const char *fmt, ...);
